@@ -1,0 +1,12 @@
+# Helpers shared by scripts/suites/*.sh. Source it; it defines pass/fail/skip and need.
+# Result protocol (read by scripts/test.sh): PASS <name> | FAIL <name>: <why> | SKIP <name>: <why>
+KASHIM_ROOT=${KASHIM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+KASHIM_LIB=${KASHIM_LIB:-$KASHIM_ROOT/target/release/libkashim.so}
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: ${2:-failed}"; }
+skip() { echo "SKIP $1: ${2:-skipped}"; }
+# check NAME CMD...: PASS if CMD exits 0, else FAIL with its last output line.
+check() {
+    local name=$1 out; shift
+    if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"; fi
+}

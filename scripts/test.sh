@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Runs every kashim test and ends with one line: "N passed, N failed".
+#
+# Each suite in scripts/suites/*.sh (run in name order) prints result lines:
+#   PASS <name>
+#   FAIL <name>: <what went wrong>
+#   SKIP <name>: <why it could not run>
+# and anything else as plain diagnostics. A skip is reported as "skipped: ..."; under CI=true a
+# skip counts as a failure, because a missing test dependency must never look like a pass.
+# Usage: scripts/test.sh [SUITE...]   (suite names without .sh, e.g. "unit c-tests")
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 1
+export KASHIM_ROOT="$root"
+export KASHIM_LIB="$root/target/release/libkashim.so"
+
+passed=0 failed=0 skipped=0
+failures=()
+
+note() { printf '%s\n' "$*"; }
+
+echo "== building libkashim.so (cargo build --release)"
+if ! cargo build --release --quiet; then
+    note "FAILED - build: cargo build --release failed"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+if [ $# -gt 0 ]; then
+    suites=()
+    for s in "$@"; do suites+=("scripts/suites/$s.sh"); done
+else
+    suites=(scripts/suites/*.sh)
+fi
+
+for suite in "${suites[@]}"; do
+    name=$(basename "$suite" .sh)
+    echo "== suite $name"
+    if [ ! -f "$suite" ]; then
+        note "FAILED - $name: no such suite $suite"
+        failed=$((failed + 1)); failures+=("$name: no such suite"); continue
+    fi
+    seen=0 suite_failed=0 suite_exit=0
+    while IFS= read -r line; do
+        case "$line" in
+            "PASS "*)
+                seen=1; passed=$((passed + 1)); note "ok - ${line#PASS }" ;;
+            "FAIL "*)
+                seen=1; suite_failed=1; failed=$((failed + 1)); failures+=("${line#FAIL }"); note "FAILED - ${line#FAIL }" ;;
+            "SKIP "*)
+                seen=1
+                if [ "${CI:-}" = "true" ]; then
+                    failed=$((failed + 1)); failures+=("${line#SKIP } (skip is a failure under CI=true)")
+                    note "FAILED - skipped under CI=true: ${line#SKIP }"
+                else
+                    skipped=$((skipped + 1)); note "skipped: ${line#SKIP }"
+                fi ;;
+            "__suite_exit "*) suite_exit=${line#__suite_exit } ;;
+            *) note "   $line" ;;
+        esac
+    done < <(bash "$suite" 2>&1; echo "__suite_exit $?")
+    # A suite that reported nothing, or died without saying why, is broken, not empty.
+    if [ "$suite_exit" != 0 ] && [ "$suite_failed" = 0 ]; then
+        failed=$((failed + 1)); failures+=("$name: suite exited with status $suite_exit")
+        note "FAILED - $name: suite exited with status $suite_exit"
+    elif [ "$seen" = 0 ]; then
+        failed=$((failed + 1)); failures+=("$name: suite reported no results")
+        note "FAILED - $name: suite reported no results"
+    fi
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+    echo
+    echo "Failures:"
+    for f in "${failures[@]}"; do echo "  - $f"; done
+fi
+echo
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
