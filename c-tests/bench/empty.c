@@ -1,0 +1,2 @@
+/* The smallest C program: start-up cost only. */
+int main(void) { return 0; }

@@ -1,0 +1,70 @@
+//! accept() and accept4(): an accepted socket inherits its listener's keepalive options in the
+//! kernel (tcp_create_openreq_child), so a listener kashim configured costs nothing here. Sockets
+//! accepted from a listener kashim did not create are configured one by one.
+
+use crate::fd_table::{self, FdState};
+use crate::init::{active_config, guarded};
+use crate::policy::{self, AcceptAction, ForeignVerdict};
+use crate::{debug, sockopt};
+use libc::c_int;
+
+#[cfg(not(test))]
+redhook::hook! {
+    unsafe fn accept(listener: c_int, address: *mut libc::sockaddr, address_len: *mut libc::socklen_t) -> c_int => kashim_accept {
+        let fd = redhook::real!(accept)(listener, address, address_len);
+        if fd >= 0 {
+            after_accept(listener, fd);
+        }
+        fd
+    }
+}
+
+#[cfg(not(test))]
+redhook::hook! {
+    unsafe fn accept4(listener: c_int, address: *mut libc::sockaddr, address_len: *mut libc::socklen_t, flags: c_int) -> c_int => kashim_accept4 {
+        let fd = redhook::real!(accept4)(listener, address, address_len, flags);
+        if fd >= 0 {
+            after_accept(listener, fd);
+        }
+        fd
+    }
+}
+
+#[cfg(not(test))]
+pub fn resolve() {
+    let _ = redhook::real!(accept);
+    let _ = redhook::real!(accept4);
+}
+
+pub fn after_accept(listener: c_int, fd: c_int) {
+    guarded((), || {
+        let Some(config) = active_config() else {
+            return;
+        };
+        let state = match policy::on_accept(fd_table::get(listener)) {
+            AcceptAction::Inherit(state) => {
+                debug!(config, "fd {fd}: accepted from listener fd {listener}: inherits its settings ({state:?})");
+                state
+            }
+            AcceptAction::ConfigureAccepted => {
+                sockopt::configure(fd, config, "accept");
+                FdState::Configured
+            }
+            AcceptAction::InspectListener => match sockopt::inspect(listener, config) {
+                None => FdState::Unknown,
+                Some(verdict) => {
+                    fd_table::set(listener, policy::listener_state(verdict));
+                    match verdict {
+                        ForeignVerdict::NotTcp => FdState::NotTcp,
+                        ForeignVerdict::ProgramOwned => FdState::ProgramOwned,
+                        ForeignVerdict::Configure => {
+                            sockopt::configure(fd, config, "accept");
+                            FdState::Configured
+                        }
+                    }
+                }
+            },
+        };
+        fd_table::set(fd, state);
+    })
+}

@@ -1,0 +1,163 @@
+//! What kashim knows about each descriptor, kept lock-free and allocation-free so the hooks stay
+//! async-signal-safe.
+//!
+//! One byte per descriptor in chunks of 65536. The first chunk is static (zeroed .bss pages cost
+//! nothing until touched); higher chunks are mapped with mmap on first use, so a server with
+//! descriptors in the millions works without reserving memory up front. A descriptor whose chunk
+//! was never mapped is `Unknown`, which is always the safe answer: kashim then asks the kernel.
+
+use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FdState {
+    /// Not seen, closed, or reused through a path kashim does not see.
+    Unknown = 0,
+    /// A TCP socket with kashim's options (set by kashim or inherited from a configured listener).
+    Configured = 1,
+    /// A socket whose keepalive settings belong to the program: kashim leaves it alone.
+    ProgramOwned = 2,
+    /// Not a TCP socket (UDP, Unix, raw...): kashim never touches it.
+    NotTcp = 3,
+    /// A TCP listener kashim did not create and did not change: each accepted socket is configured.
+    ForeignListener = 4,
+}
+
+impl FdState {
+    fn from_u8(v: u8) -> FdState {
+        match v {
+            1 => FdState::Configured,
+            2 => FdState::ProgramOwned,
+            3 => FdState::NotTcp,
+            4 => FdState::ForeignListener,
+            _ => FdState::Unknown,
+        }
+    }
+}
+
+const CHUNK_BITS: u32 = 16;
+const CHUNK_LEN: usize = 1 << CHUNK_BITS;
+/// Descriptors are non-negative `int`s: 2^31 / 2^16 chunks cover them all.
+const CHUNKS: usize = 1 << (31 - CHUNK_BITS);
+
+static FIRST_CHUNK: [AtomicU8; CHUNK_LEN] = [const { AtomicU8::new(0) }; CHUNK_LEN];
+static HIGHER_CHUNKS: [AtomicPtr<AtomicU8>; CHUNKS] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; CHUNKS];
+
+fn slot(fd: i32, create: bool) -> Option<&'static AtomicU8> {
+    if fd < 0 {
+        return None;
+    }
+    let fd = fd as usize;
+    let (chunk, index) = (fd >> CHUNK_BITS, fd & (CHUNK_LEN - 1));
+    if chunk == 0 {
+        return FIRST_CHUNK.get(index);
+    }
+    let entry = HIGHER_CHUNKS.get(chunk)?;
+    let mut base = entry.load(Ordering::Acquire);
+    if base.is_null() {
+        if !create {
+            return None;
+        }
+        base = map_chunk(entry)?;
+    }
+    // SAFETY: `base` points to CHUNK_LEN AtomicU8s that are never unmapped, and index < CHUNK_LEN.
+    Some(unsafe { &*base.add(index) })
+}
+
+/// Maps a zeroed chunk and publishes it; if another thread won the race, uses theirs.
+fn map_chunk(entry: &AtomicPtr<AtomicU8>) -> Option<*mut AtomicU8> {
+    // SAFETY: an anonymous private mapping; mmap is async-signal-safe and does not touch errno on success.
+    let mapped = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            CHUNK_LEN,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if mapped == libc::MAP_FAILED {
+        return None;
+    }
+    let mapped = mapped.cast::<AtomicU8>();
+    match entry.compare_exchange(
+        std::ptr::null_mut(),
+        mapped,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => Some(mapped),
+        Err(winner) => {
+            // SAFETY: our mapping was never published.
+            unsafe { libc::munmap(mapped.cast(), CHUNK_LEN) };
+            Some(winner)
+        }
+    }
+}
+
+pub fn get(fd: i32) -> FdState {
+    slot(fd, false).map_or(FdState::Unknown, |s| {
+        FdState::from_u8(s.load(Ordering::Acquire))
+    })
+}
+
+pub fn set(fd: i32, state: FdState) {
+    // Forgetting never needs memory: an unmapped chunk already reads as Unknown.
+    if let Some(s) = slot(fd, state != FdState::Unknown) {
+        s.store(state as u8, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_until_set_and_after_forget() {
+        assert_eq!(get(7), FdState::Unknown);
+        set(7, FdState::Configured);
+        assert_eq!(get(7), FdState::Configured);
+        set(7, FdState::Unknown);
+        assert_eq!(get(7), FdState::Unknown);
+    }
+
+    #[test]
+    fn high_descriptors_get_their_own_chunk() {
+        for fd in [65_535, 65_536, 1_000_000, i32::MAX] {
+            assert_eq!(get(fd), FdState::Unknown, "fd {fd}");
+            set(fd, FdState::NotTcp);
+            assert_eq!(get(fd), FdState::NotTcp, "fd {fd}");
+            assert_eq!(get(fd - 1), FdState::Unknown, "neighbour of fd {fd}");
+        }
+    }
+
+    #[test]
+    fn negative_descriptors_are_ignored() {
+        set(-1, FdState::Configured);
+        assert_eq!(get(-1), FdState::Unknown);
+        assert_eq!(get(i32::MIN), FdState::Unknown);
+    }
+
+    #[test]
+    fn forgetting_an_unmapped_chunk_maps_nothing() {
+        let fd = 5 << CHUNK_BITS;
+        set(fd, FdState::Unknown);
+        assert!(HIGHER_CHUNKS[5].load(Ordering::Acquire).is_null());
+    }
+
+    #[test]
+    fn concurrent_first_use_of_a_chunk_keeps_every_write() {
+        let base = 9 << CHUNK_BITS;
+        let threads: Vec<_> = (0..8)
+            .map(|t| std::thread::spawn(move || set(base + t, FdState::Configured)))
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        for t in 0..8 {
+            assert_eq!(get(base + t), FdState::Configured);
+        }
+    }
+}

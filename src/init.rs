@@ -1,0 +1,78 @@
+//! Start-up: configuration is read once, eagerly from a constructor, or by the first hook if another
+//! library's constructor calls socket() before kashim's own constructor ran. Nothing here ever
+//! waits: a hook that finds the configuration still being read by another thread (or by itself,
+//! re-entered through malloc) passes the call through untouched, and the socket stays `Unknown`,
+//! which is configured later at connect().
+
+use crate::config::{Config, LogLevel};
+use crate::errno::ErrnoGuard;
+use crate::logger::log;
+use once_cell::race::OnceBox;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static CONFIG: OnceBox<Config> = OnceBox::new();
+static LOADING: AtomicBool = AtomicBool::new(false);
+
+/// The configuration, or `None` while it is being read elsewhere.
+pub fn config() -> Option<&'static Config> {
+    CONFIG.get().or_else(load)
+}
+
+/// The configuration if kashim is enabled and ready; `None` means "pass straight through".
+pub fn active_config() -> Option<&'static Config> {
+    config().filter(|c| c.enabled)
+}
+
+/// True unless kashim is known to be disabled (so descriptor bookkeeping stays correct while the
+/// configuration is still loading).
+pub fn tracking() -> bool {
+    config().is_none_or(|c| c.enabled)
+}
+
+#[cold]
+fn load() -> Option<&'static Config> {
+    if LOADING.swap(true, Ordering::AcqRel) {
+        return CONFIG.get();
+    }
+    let _errno = ErrnoGuard::save();
+    let loaded = Config::from_env();
+    // Only the thread that flipped LOADING gets here, so this set always wins and the messages
+    // below are printed once per process.
+    let _ = CONFIG.set(Box::new(loaded.config.clone()));
+    let level = loaded.config.log;
+    for problem in &loaded.problems {
+        log(level, LogLevel::Warn, format_args!("{problem}"));
+    }
+    log(
+        level,
+        LogLevel::Info,
+        format_args!("{}", loaded.config.summary()),
+    );
+    CONFIG.get()
+}
+
+/// Runs kashim's own work so that a bug in it can never unwind into the program or make redhook
+/// call the real function a second time: a panic just means "kashim did nothing this time".
+pub fn guarded<T>(fallback: T, work: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(work)).unwrap_or(fallback)
+}
+
+#[cfg(not(test))]
+extern "C" fn constructor() {
+    guarded((), || {
+        config();
+        // Resolve every real function now, so no hook has to do it later (dlsym is not
+        // async-signal-safe, and redhook's first resolution takes a Once).
+        crate::socket::resolve();
+        crate::connect::resolve();
+        crate::accept::resolve();
+        crate::setsockopt::resolve();
+        crate::close::resolve();
+    });
+}
+
+#[cfg(not(test))]
+#[used]
+#[link_section = ".init_array"]
+static CONSTRUCTOR: extern "C" fn() = constructor;

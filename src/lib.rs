@@ -1,0 +1,22 @@
+//! kashim: an LD_PRELOAD shim that turns on TCP keepalive, with short timers, for every TCP socket
+//! of an unmodified, dynamically linked program, so idle connections survive firewalls and NATs
+//! that forget quiet connections, and dead peers are noticed.
+//!
+//! Layout: one module per hooked family (`socket`, `connect`, `accept`, `setsockopt`, `close`),
+//! each a thin redhook detour around plain Rust; the decisions live in `policy` (pure), the
+//! settings in `config` (pure), the per-descriptor memory in `fd_table`, kashim's own system calls
+//! in `sockopt`, start-up in `init`. Hooks are compiled out of `cargo test`, so the test binary
+//! never interposes on itself.
+
+mod accept;
+mod close;
+pub mod config;
+mod connect;
+mod errno;
+mod fd_table;
+mod init;
+mod logger;
+mod policy;
+mod setsockopt;
+mod socket;
+mod sockopt;

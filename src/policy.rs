@@ -1,0 +1,184 @@
+//! Which sockets kashim touches and what it does at each call: plain functions of their inputs,
+//! unit-tested without LD_PRELOAD. The hooks only carry out what these return.
+
+use crate::config::Config;
+use crate::fd_table::FdState;
+use libc::c_int;
+
+/// Does `socket(domain, type, protocol)` create a TCP socket? The type's SOCK_NONBLOCK and
+/// SOCK_CLOEXEC bits are masked off, and the type is compared whole: `type & SOCK_STREAM` would
+/// also match SOCK_RAW (3) and SOCK_SEQPACKET (5).
+pub fn is_tcp(domain: c_int, socket_type: c_int, protocol: c_int) -> bool {
+    let base_type = socket_type & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
+    matches!(domain, libc::AF_INET | libc::AF_INET6)
+        && base_type == libc::SOCK_STREAM
+        && (protocol == 0 || protocol == libc::IPPROTO_TCP)
+}
+
+/// The socket options kashim manages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeepaliveOption {
+    KeepAlive,
+    Idle,
+    Interval,
+    Count,
+    UserTimeout,
+}
+
+impl KeepaliveOption {
+    pub fn level_and_name(self) -> (c_int, c_int) {
+        match self {
+            KeepaliveOption::KeepAlive => (libc::SOL_SOCKET, libc::SO_KEEPALIVE),
+            KeepaliveOption::Idle => (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE),
+            KeepaliveOption::Interval => (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL),
+            KeepaliveOption::Count => (libc::IPPROTO_TCP, libc::TCP_KEEPCNT),
+            KeepaliveOption::UserTimeout => (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KeepaliveOption::KeepAlive => "SO_KEEPALIVE",
+            KeepaliveOption::Idle => "TCP_KEEPIDLE",
+            KeepaliveOption::Interval => "TCP_KEEPINTVL",
+            KeepaliveOption::Count => "TCP_KEEPCNT",
+            KeepaliveOption::UserTimeout => "TCP_USER_TIMEOUT",
+        }
+    }
+}
+
+/// Which keepalive option a `setsockopt(level, name)` call sets, if any. Level and name are matched
+/// together: SOL_SOCKET option 6 (SO_BROADCAST) is not TCP_KEEPCNT. SOL_TCP is IPPROTO_TCP.
+pub fn keepalive_option(level: c_int, name: c_int) -> Option<KeepaliveOption> {
+    match (level, name) {
+        (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => Some(KeepaliveOption::KeepAlive),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) => Some(KeepaliveOption::Idle),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) => Some(KeepaliveOption::Interval),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => Some(KeepaliveOption::Count),
+        (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => Some(KeepaliveOption::UserTimeout),
+        _ => None,
+    }
+}
+
+/// The options kashim sets on a TCP socket, in order, with their values.
+pub fn options_to_apply(config: &Config) -> ([(KeepaliveOption, c_int); 5], usize) {
+    let mut options = [
+        (KeepaliveOption::KeepAlive, 1),
+        (KeepaliveOption::Idle, config.idle_s as c_int),
+        (KeepaliveOption::Interval, config.interval_s as c_int),
+        (KeepaliveOption::Count, config.count as c_int),
+        (KeepaliveOption::UserTimeout, 0),
+    ];
+    let mut len = 4;
+    if let Some(ms) = config.user_timeout_ms {
+        options[4].1 = ms.min(i32::MAX as u32) as c_int;
+        len = 5;
+    }
+    (options, len)
+}
+
+/// Does kashim set this option (so that FORCE protects it)?
+pub fn kashim_sets(option: KeepaliveOption, config: &Config) -> bool {
+    option != KeepaliveOption::UserTimeout || config.user_timeout_ms.is_some()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetsockoptAction {
+    /// Not a keepalive option, or nothing to remember: the real call, nothing else.
+    PassThrough,
+    /// The program chose its own keepalive setting: the real call, and if it succeeds kashim
+    /// leaves the socket alone from then on.
+    PassThroughProgramOwns,
+    /// KASHIM_FORCE: report success without changing kashim's value.
+    Swallow,
+}
+
+pub fn on_setsockopt(
+    state: FdState,
+    option: Option<KeepaliveOption>,
+    config: &Config,
+) -> SetsockoptAction {
+    let Some(option) = option else {
+        return SetsockoptAction::PassThrough;
+    };
+    if config.force {
+        // Only a socket that already carries kashim's values is protected; an unconfigured one
+        // is configured (overriding the program) when it reaches connect() or accept().
+        return if state == FdState::Configured && kashim_sets(option, config) {
+            SetsockoptAction::Swallow
+        } else {
+            SetsockoptAction::PassThrough
+        };
+    }
+    match state {
+        // Keepalive options on a UDP or Unix socket: the program's business, and kashim already
+        // knows never to touch it.
+        FdState::NotTcp | FdState::ProgramOwned => SetsockoptAction::PassThrough,
+        FdState::Unknown | FdState::Configured | FdState::ForeignListener => {
+            SetsockoptAction::PassThroughProgramOwns
+        }
+    }
+}
+
+/// At `connect()`: does kashim need to look at this socket?
+pub fn needs_inspection(state: FdState) -> bool {
+    state == FdState::Unknown
+}
+
+/// What a socket kashim did not create turns into once the kernel has said what it is.
+/// `keepalive_on` is its current SO_KEEPALIVE: if someone (the program, or the parent that passed
+/// the socket down) already turned keepalive on, that was their choice and it stands, unless FORCE.
+pub fn classify_foreign(
+    domain: c_int,
+    socket_type: c_int,
+    protocol: c_int,
+    keepalive_on: bool,
+    config: &Config,
+) -> ForeignVerdict {
+    if !is_tcp(domain, socket_type, protocol) {
+        ForeignVerdict::NotTcp
+    } else if keepalive_on && !config.force {
+        ForeignVerdict::ProgramOwned
+    } else {
+        ForeignVerdict::Configure
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForeignVerdict {
+    NotTcp,
+    ProgramOwned,
+    Configure,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcceptAction {
+    /// The accepted socket inherited the listener's options in the kernel: just remember that.
+    Inherit(FdState),
+    /// A TCP listener kashim did not configure: configure the accepted socket.
+    ConfigureAccepted,
+    /// kashim has never seen this listener: ask the kernel what it is first.
+    InspectListener,
+}
+
+pub fn on_accept(listener: FdState) -> AcceptAction {
+    match listener {
+        FdState::Unknown => AcceptAction::InspectListener,
+        FdState::ForeignListener => AcceptAction::ConfigureAccepted,
+        FdState::Configured => AcceptAction::Inherit(FdState::Configured),
+        FdState::ProgramOwned => AcceptAction::Inherit(FdState::ProgramOwned),
+        FdState::NotTcp => AcceptAction::Inherit(FdState::NotTcp),
+    }
+}
+
+/// The state a listener gets once inspected.
+pub fn listener_state(verdict: ForeignVerdict) -> FdState {
+    match verdict {
+        ForeignVerdict::NotTcp => FdState::NotTcp,
+        ForeignVerdict::ProgramOwned => FdState::ProgramOwned,
+        ForeignVerdict::Configure => FdState::ForeignListener,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,88 @@
+//! setsockopt(): the program's own keepalive choices win (kashim remembers and stays away), or
+//! with KASHIM_FORCE its keepalive calls succeed without changing kashim's values.
+
+use crate::debug;
+use crate::fd_table::{self, FdState};
+use crate::init::{active_config, guarded};
+use crate::policy::{self, SetsockoptAction};
+use libc::{c_int, c_void, socklen_t};
+
+pub type SetsockoptFn =
+    unsafe extern "C" fn(c_int, c_int, c_int, *const c_void, socklen_t) -> c_int;
+
+#[cfg(not(test))]
+redhook::hook! {
+    unsafe fn setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_void, value_len: socklen_t) -> c_int => kashim_setsockopt {
+        let real = redhook::real!(setsockopt);
+        match decide(fd, level, name, value, value_len) {
+            SetsockoptAction::PassThrough => real(fd, level, name, value, value_len),
+            SetsockoptAction::Swallow => 0,
+            SetsockoptAction::PassThroughProgramOwns => {
+                let rc = real(fd, level, name, value, value_len);
+                if rc == 0 {
+                    fd_table::set(fd, FdState::ProgramOwned);
+                }
+                rc
+            }
+        }
+    }
+}
+
+#[cfg(not(test))]
+pub fn resolve() {
+    let _ = redhook::real!(setsockopt);
+}
+
+/// libc's setsockopt, never kashim's own hook.
+#[cfg(not(test))]
+pub fn real_setsockopt() -> SetsockoptFn {
+    redhook::real!(setsockopt)
+}
+
+/// In unit tests nothing is interposed, so libc's symbol is the real one.
+#[cfg(test)]
+pub fn real_setsockopt() -> SetsockoptFn {
+    libc::setsockopt
+}
+
+pub fn decide(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    value_len: socklen_t,
+) -> SetsockoptAction {
+    // Most setsockopt calls are not about keepalive: answer those without looking further.
+    let Some(option) = policy::keepalive_option(level, name) else {
+        return SetsockoptAction::PassThrough;
+    };
+    guarded(SetsockoptAction::PassThrough, || {
+        let Some(config) = active_config() else {
+            return SetsockoptAction::PassThrough;
+        };
+        let action = policy::on_setsockopt(fd_table::get(fd), Some(option), config);
+        // A malformed call is not swallowed: the kernel gives it the error it deserves
+        // (EFAULT, EINVAL) and, failing, it changes nothing.
+        let well_formed = !value.is_null() && value_len as usize >= std::mem::size_of::<c_int>();
+        match action {
+            SetsockoptAction::Swallow if !well_formed => SetsockoptAction::PassThrough,
+            SetsockoptAction::Swallow => {
+                debug!(
+                    config,
+                    "fd {fd}: program's setsockopt {} ignored (KASHIM_FORCE)",
+                    option.name()
+                );
+                action
+            }
+            SetsockoptAction::PassThroughProgramOwns => {
+                debug!(
+                    config,
+                    "fd {fd}: program sets {} itself; kashim leaves this socket alone",
+                    option.name()
+                );
+                action
+            }
+            SetsockoptAction::PassThrough => action,
+        }
+    })
+}

@@ -1,0 +1,39 @@
+//! socket(): a new TCP socket gets kashim's options right after the real call.
+
+use crate::fd_table::{self, FdState};
+use crate::init::{active_config, guarded};
+use crate::{debug, policy, sockopt};
+use libc::c_int;
+
+#[cfg(not(test))]
+redhook::hook! {
+    unsafe fn socket(domain: c_int, socket_type: c_int, protocol: c_int) -> c_int => kashim_socket {
+        let fd = redhook::real!(socket)(domain, socket_type, protocol);
+        if fd >= 0 {
+            after_socket(fd, domain, socket_type, protocol);
+        }
+        fd
+    }
+}
+
+#[cfg(not(test))]
+pub fn resolve() {
+    let _ = redhook::real!(socket);
+}
+
+pub fn after_socket(fd: c_int, domain: c_int, socket_type: c_int, protocol: c_int) {
+    guarded((), || {
+        let Some(config) = active_config() else {
+            // Not ready (another thread is loading the configuration): Unknown, so connect()
+            // takes the socket on later. Disabled: nothing is recorded either.
+            return;
+        };
+        if policy::is_tcp(domain, socket_type, protocol) {
+            sockopt::configure(fd, config, "socket");
+            fd_table::set(fd, FdState::Configured);
+        } else {
+            debug!(config, "fd {fd}: socket(domain {domain}, type {socket_type}, protocol {protocol}): not TCP; left alone");
+            fd_table::set(fd, FdState::NotTcp);
+        }
+    })
+}
