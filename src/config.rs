@@ -316,7 +316,7 @@ fn duration_ms(value: &str) -> Result<u64, String> {
 
 fn keepalive_seconds(value: &str) -> Result<u32, String> {
     let ms = duration_ms(value)?;
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return Err("is not a whole number of seconds".to_string());
     }
     let s = ms / 1000;
@@ -400,7 +400,7 @@ fn escape(bytes: &[u8]) -> String {
 }
 
 pub fn format_ms(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

@@ -20,3 +20,6 @@ mod policy;
 mod setsockopt;
 mod socket;
 mod sockopt;
+
+#[cfg(test)]
+mod flow_tests;

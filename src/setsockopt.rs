@@ -20,7 +20,7 @@ redhook::hook! {
             SetsockoptAction::PassThroughProgramOwns => {
                 let rc = real(fd, level, name, value, value_len);
                 if rc == 0 {
-                    fd_table::set(fd, FdState::ProgramOwned);
+                    program_owns(fd);
                 }
                 rc
             }
@@ -43,6 +43,11 @@ pub fn real_setsockopt() -> SetsockoptFn {
 #[cfg(test)]
 pub fn real_setsockopt() -> SetsockoptFn {
     libc::setsockopt
+}
+
+/// After the program's own keepalive setsockopt succeeded: the socket is the program's from now on.
+pub fn program_owns(fd: c_int) {
+    fd_table::set(fd, FdState::ProgramOwned);
 }
 
 pub fn decide(

@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# 60-syscalls: exact system-call counts under kashim, read from strace's decoded output.
+#
+# c-tests/bench/sysprobe runs socket scenarios between marker calls (write(-1, "KASHIM-MARK ...")),
+# once without kashim (the reference) and once under it. For each scenario the calls kashim made
+# must equal the reference plus exactly the keepalive options after each TCP socket() (4 calls, 5
+# with a user timeout, with the configured values), and nothing at all elsewhere: UDP/Unix/raw
+# sockets, failed socket() calls, connect/accept/accept4/close of sockets kashim already configured.
+# Start-up may add only the dynamic loader's mapping of libkashim.so and its libraries.
+# Counts are exact, so they are tested; times are not (they live in scripts/bench.sh).
+#
+# The suite also proves it can fail: the same checks run against c-tests/bench/mutant-shim.c, a
+# small stand-in library that breaks one promise at a time, and must reject every mutant.
+set -u
+# shellcheck source=scripts/lib/suite.sh
+. "$(dirname "$0")/../lib/suite.sh"
+
+bin=$KASHIM_ROOT/c-tests/bin
+src=$KASHIM_ROOT/c-tests/bench
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kashim-syscalls.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+# --- preconditions: every missing piece is a SKIP (a failure under CI), never a silent pass ------
+need_skip=""
+if ! command -v strace >/dev/null 2>&1; then
+    need_skip="strace is not installed (apt-get install strace)"
+elif ! strace -qq -o /dev/null true >/dev/null 2>&1; then
+    need_skip="strace cannot trace here (ptrace not permitted: container without CAP_SYS_PTRACE or yama ptrace_scope)"
+elif ! command -v cc >/dev/null 2>&1; then
+    need_skip="no C compiler (cc) to build c-tests/bench"
+fi
+if [ -n "$need_skip" ]; then
+    skip syscalls "$need_skip"
+    exit 0
+fi
+if [ ! -f "$KASHIM_LIB" ]; then
+    fail syscalls "library not built: $KASHIM_LIB"
+    exit 0
+fi
+
+mkdir -p "$bin"
+build() { # build OUT SRC [flags...]: compile unless up to date
+    local out=$1 c=$2; shift 2
+    [ "$out" -nt "$c" ] && return 0
+    cc -O2 -Wall -o "$out" "$c" "$@"
+}
+if ! { build "$bin/sysprobe" "$src/sysprobe.c" && build "$bin/empty" "$src/empty.c" &&
+       build "$bin/sockbench" "$src/sockbench.c" &&
+       build "$bin/mutant-shim.so" "$src/mutant-shim.c" -fPIC -shared -ldl; } >"$tmp/cc.log" 2>&1; then
+    fail syscalls-build "compiling c-tests/bench failed: $(tail -n 3 "$tmp/cc.log" | tr '\n' ' ')"
+    exit 0
+fi
+
+scenarios=(tcp4 tcp4-flags tcp4-proto tcp6 udp4 udp6 unix-stream unix-dgram unix-seqpacket
+           raw4-tcp inet-seqpacket tcp4-fails conn own-opts)
+tcp_regions=(tcp4 tcp4-flags tcp4-proto tcp6 listener client)
+plain_regions=(udp4 udp6 unix-stream unix-dgram unix-seqpacket raw4-tcp inet-seqpacket tcp4-fails
+               connect accept accept4 close own-opts)
+
+# trace OUT LIB [VAR=VAL...] -- PROG [ARGS...]: strace PROG with a clean environment (so no stray
+# KASHIM_* from the caller's shell, including test.sh's own KASHIM_ROOT/KASHIM_LIB, reaches it) and
+# LD_PRELOAD=LIB given to the traced program only ("" = no preload).
+trace() {
+    local out=$1 lib=$2; shift 2
+    local vars=()
+    while [ "$1" != "--" ]; do vars+=("$1"); shift; done
+    shift
+    local pre=()
+    [ -n "$lib" ] && pre=(-E "LD_PRELOAD=$lib")
+    env -i PATH="$PATH" "${vars[@]}" strace -f -qq -o "$out" "${pre[@]}" "$@" >/dev/null 2>"$out.err"
+}
+
+# norm: strace lines without pid, alignment, port numbers, addresses, thread ids and random bytes
+# (they differ from run to run).
+norm() {
+    sed -E 's/^[0-9]+ +//; s/\) +=  */) = /; s/htons\([0-9]+\)/htons(P)/g; s/0x[0-9a-f]+/0xX/g
+            s/^(set_tid_address\(.*\) = )[0-9]+$/\1N/; s/^getrandom\("[^"]*"/getrandom("R"/' "$1"
+}
+# region FILE NAME: the normalized calls between the markers of scenario NAME.
+region() {
+    norm "$1" | awk -v b="\"KASHIM-MARK begin $2\"" -v e="\"KASHIM-MARK end $2\"" \
+        'index($0, e) { on = 0 } on { print } index($0, b) { on = 1 }'
+}
+# canon: sort each run of consecutive setsockopt calls (the order of the options is not promised).
+canon() {
+    local line block=()
+    while IFS= read -r line; do
+        if [[ $line == setsockopt\(* ]]; then block+=("$line"); continue; fi
+        if [ ${#block[@]} -gt 0 ]; then printf '%s\n' "${block[@]}" | LC_ALL=C sort; block=(); fi
+        printf '%s\n' "$line"
+    done
+    if [ ${#block[@]} -gt 0 ]; then printf '%s\n' "${block[@]}" | LC_ALL=C sort; fi
+}
+# expect OPTS: reference calls on stdin, plus after each successful socket() the keepalive options
+# OPTS="idle interval count user_timeout_ms" (empty OPTS = add nothing).
+expect() {
+    local opts=$1 line fd idle intvl cnt ut
+    read -r idle intvl cnt ut <<<"$opts"
+    while IFS= read -r line; do
+        printf '%s\n' "$line"
+        if [ -n "$opts" ] && [[ $line =~ ^socket\(.*\)\ =\ ([0-9]+)$ ]]; then
+            fd=${BASH_REMATCH[1]}
+            echo "setsockopt($fd, SOL_SOCKET, SO_KEEPALIVE, [1], 4) = 0"
+            echo "setsockopt($fd, SOL_TCP, TCP_KEEPIDLE, [$idle], 4) = 0"
+            echo "setsockopt($fd, SOL_TCP, TCP_KEEPINTVL, [$intvl], 4) = 0"
+            echo "setsockopt($fd, SOL_TCP, TCP_KEEPCNT, [$cnt], 4) = 0"
+            [ "$ut" != 0 ] && echo "setsockopt($fd, SOL_TCP, TCP_USER_TIMEOUT, [$ut], 4) = 0"
+        fi
+    done
+}
+# cmp_region REF TEST NAME OPTS [REFREGION]: 0 if TEST's calls in region NAME are REF's plus exactly
+# OPTS after each socket(); else prints what differs ("+" = extra under test, "-" = missing).
+cmp_region() {
+    local ref=$1 test=$2 name=$3 opts=$4 d
+    region "$ref" "$name" | expect "$opts" | canon >"$tmp/want"
+    region "$test" "$name" | canon >"$tmp/got"
+    if ! grep -q . "$tmp/want"; then echo "region $name missing from the reference trace"; return 1; fi
+    d=$(diff "$tmp/want" "$tmp/got" | grep '^[<>]' | sed 's/^</-/; s/^>/+/' | head -n 6 | tr '\n' ';')
+    [ -z "$d" ] && return 0
+    echo "$name: $d"
+    return 1
+}
+# opts_summary FILE NAME: "N setsockopt (names [values]...)" for the diagnostics.
+opts_summary() {
+    region "$1" "$2" | awk -F', ' '/^setsockopt\(/ { n++; s = s " " $3 $4 } END { printf "%d setsockopt:%s", n, s }'
+}
+
+# run_probe OUT LIB [VAR=VAL...]: trace all scenarios.
+run_probe() {
+    local out=$1 lib=$2; shift 2
+    trace "$out" "$lib" "$@" -- "$bin/sysprobe" "${scenarios[@]}"
+}
+
+# check_probe REF TEST OPTS: all regions of a probe run; prints failures, returns 1 if any.
+check_probe() {
+    local ref=$1 test=$2 opts=$3 r bad=0
+    for r in "${tcp_regions[@]}"; do cmp_region "$ref" "$test" "$r" "$opts" || bad=1; done
+    for r in "${plain_regions[@]}"; do cmp_region "$ref" "$test" "$r" "" || bad=1; done
+    return $bad
+}
+
+# check_startup REF TEST LIB [heap]: TEST (a run of c-tests/bin/empty with LIB preloaded) may differ
+# from REF only by the loader opening and mapping LIB and its libraries. With "heap", glibc's one-time
+# malloc set-up (brk, getrandom of the 8-byte tcache key) is allowed too: a program that never calls
+# malloc gets it from the library's first allocation, any other program makes it itself anyway.
+loader_calls='^(openat|open|read|pread64|newfstatat|fstat|mmap|mprotect|munmap|close)$'
+check_startup() {
+    local ref=$1 test=$2 lib=$3 heap=${4:-} bad=0 f deps extra
+    local heap_re='^$'
+    [ "$heap" = heap ] && heap_re='^(brk\(|getrandom\("R", 8, GRND_NONBLOCK\))'
+    # Outside the loader's calls, the two runs must be the same call for call.
+    for f in "$ref" "$test"; do
+        norm "$f" | grep -v '^execve(' | grep -Ev "$heap_re" | awk -v re="$loader_calls" \
+            '{ n = $0; sub(/\(.*/, "", n) } n !~ re { print }' >"$f.other"
+    done
+    if ! diff -q "$ref.other" "$test.other" >/dev/null; then
+        echo "non-loader calls differ: $(diff "$ref.other" "$test.other" | grep '^[<>]' | head -n 4 | tr '\n' ';')"
+        bad=1
+    fi
+    # Every file opened in addition must be LIB or one of its shared-library dependencies.
+    deps=$(ldd "$lib" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 }')
+    for f in "$ref" "$test"; do
+        norm "$f" | sed -nE 's/^open(at)?\([^"]*"([^"]*)".*/\2/p' | LC_ALL=C sort >"$f.opens"
+    done
+    extra=$(LC_ALL=C comm -13 "$ref.opens" "$test.opens")
+    while IFS= read -r f; do
+        [ -z "$f" ] && continue
+        if [ "$f" != "$lib" ] && ! grep -qxF "$f" <<<"$deps"; then
+            echo "opens $f, which is neither $lib nor one of its libraries"; bad=1
+        fi
+    done <<<"$extra"
+    return $bad
+}
+# startup_added REF TEST: "+N name ..." per system call name, for the diagnostics.
+startup_added() {
+    local f
+    for f in "$1" "$2"; do
+        norm "$f" | grep -v '^execve(' | sed -E 's/\(.*//' | LC_ALL=C sort | uniq -c | awk '{ print $2, $1 }' >"$f.counts"
+    done
+    LC_ALL=C join -a 2 -e 0 -o '0,1.2,2.2' "$1.counts" "$2.counts" |
+        awk '{ d = $3 - $2; t += d; if (d) s = s sprintf(" %s %+d", $1, d) } END { printf "total %+d:%s", t, s }'
+}
+
+# force_check REF TEST: under KASHIM_FORCE the program's own keepalive calls (region own-opts) must not
+# reach the kernel, i.e. TEST's region = REF's region without its setsockopt calls.
+force_check() {
+    local d
+    region "$1" own-opts | grep -v '^setsockopt(' >"$tmp/want"
+    region "$2" own-opts >"$tmp/got"
+    d=$(diff "$tmp/want" "$tmp/got" | grep '^[<>]' | sed 's/^</-/; s/^>/+/' | head -n 6 | tr '\n' ';')
+    [ -z "$d" ] && return 0
+    echo "own-opts: $d"
+    return 1
+}
+
+# count_calls FILE NAME: how many NAME calls a `strace -c` summary FILE lists.
+count_calls() {
+    awk -v n="$2" '$NF == n && $4 ~ /^[0-9]+$/ { c = $4 } END { print c + 0 }' "$1"
+}
+
+lib=$KASHIM_LIB
+mut=$bin/mutant-shim.so
+defaults="60 10 6 0"
+
+# --- the reference runs (no kashim) -------------------------------------------------------------
+run_probe "$tmp/ref" ""
+trace "$tmp/self" "" -- "$bin/sysprobe" self 60 10 6 0 conn
+trace "$tmp/start-ref" "" -- "$bin/empty"
+trace "$tmp/startm-ref" "" -- "$bin/empty" malloc
+if ! grep -q 'KASHIM-MARK end own-opts' "$tmp/ref"; then
+    fail syscalls-reference "sysprobe did not run: $(tail -n 2 "$tmp/ref.err" | tr '\n' ' ')"
+    exit 0
+fi
+
+# --- kashim ------------------------------------------------------------------------------------
+run_probe "$tmp/k-def" "$lib"
+for r in "${tcp_regions[@]}"; do
+    if out=$(cmp_region "$tmp/ref" "$tmp/k-def" "$r" "$defaults"); then
+        pass "syscalls-tcp-$r-adds-4-default-options"
+    else fail "syscalls-tcp-$r-adds-4-default-options" "$out"; fi
+done
+echo "tcp4 under kashim: $(opts_summary "$tmp/k-def" tcp4)"
+for r in "${plain_regions[@]}"; do
+    if out=$(cmp_region "$tmp/ref" "$tmp/k-def" "$r" ""); then pass "syscalls-$r-adds-nothing"
+    else fail "syscalls-$r-adds-nothing" "$out"; fi
+done
+
+# The whole loopback connect/accept exchange under kashim = the program setting the options itself.
+if d=$(diff <(norm "$tmp/self" | awk '/KASHIM-MARK begin listener/,/KASHIM-MARK end close/' | canon) \
+            <(norm "$tmp/k-def" | awk '/KASHIM-MARK begin listener/,/KASHIM-MARK end close/' | canon)); then
+    pass syscalls-connect-accept-equals-program-setting-options-itself
+else
+    fail syscalls-connect-accept-equals-program-setting-options-itself "$(grep '^[<>]' <<<"$d" | head -n 4 | tr '\n' ';')"
+fi
+
+# Configured values arrive in the calls, decoded by strace.
+vals=(KASHIM_IDLE=77 KASHIM_INTERVAL=11 KASHIM_COUNT=3)
+trace "$tmp/k-val" "$lib" "${vals[@]}" -- "$bin/sysprobe" tcp4 tcp6
+bad=""
+for r in tcp4 tcp6; do out=$(cmp_region "$tmp/ref" "$tmp/k-val" "$r" "77 11 3 0") || bad+="$out "; done
+if [ -z "$bad" ]; then pass syscalls-configured-values-idle77-intvl11-cnt3
+else fail syscalls-configured-values-idle77-intvl11-cnt3 "$bad"; fi
+echo "tcp4 with KASHIM_IDLE=77 KASHIM_INTERVAL=11 KASHIM_COUNT=3: $(opts_summary "$tmp/k-val" tcp4)"
+
+# A user timeout makes it 5: auto = (idle + interval * count) s, and an explicit value in ms.
+trace "$tmp/k-ut" "$lib" "${vals[@]}" KASHIM_USER_TIMEOUT=auto -- "$bin/sysprobe" tcp4 udp4 conn
+bad=""
+for r in tcp4 listener client; do out=$(cmp_region "$tmp/ref" "$tmp/k-ut" "$r" "77 11 3 110000") || bad+="$out "; done
+for r in udp4 connect accept accept4 close; do out=$(cmp_region "$tmp/ref" "$tmp/k-ut" "$r" "") || bad+="$out "; done
+if [ -z "$bad" ]; then pass syscalls-user-timeout-auto-adds-5th-option-110000ms
+else fail syscalls-user-timeout-auto-adds-5th-option-110000ms "$bad"; fi
+echo "tcp4 with KASHIM_USER_TIMEOUT=auto: $(opts_summary "$tmp/k-ut" tcp4)"
+trace "$tmp/k-ut2" "$lib" KASHIM_USER_TIMEOUT=2500ms -- "$bin/sysprobe" tcp4
+if out=$(cmp_region "$tmp/ref" "$tmp/k-ut2" tcp4 "60 10 6 2500"); then pass syscalls-user-timeout-2500ms
+else fail syscalls-user-timeout-2500ms "$out"; fi
+
+# KASHIM_ENABLED=0: pure pass-through, not one call added anywhere.
+run_probe "$tmp/k-off" "$lib" KASHIM_ENABLED=0
+if out=$(check_probe "$tmp/ref" "$tmp/k-off" ""); then pass syscalls-disabled-adds-nothing
+else fail syscalls-disabled-adds-nothing "$(head -n 3 <<<"$out" | tr '\n' ' ')"; fi
+
+# KASHIM_FORCE: the program's own keepalive calls are swallowed (never reach the kernel).
+trace "$tmp/k-force" "$lib" KASHIM_FORCE=1 -- "$bin/sysprobe" own-opts
+if out=$(force_check "$tmp/ref" "$tmp/k-force"); then pass syscalls-force-swallows-programs-own-keepalive-calls
+else fail syscalls-force-swallows-programs-own-keepalive-calls "$out"; fi
+
+# Start-up: only the loader's mapping of the library (and its dependencies). Exact for a program that
+# allocates once (as nearly all do); for main(){} the library's own first allocation may add glibc's
+# one-time heap set-up and nothing else. Both additions are printed.
+trace "$tmp/start-k" "$lib" -- "$bin/empty"
+trace "$tmp/startm-k" "$lib" -- "$bin/empty" malloc
+if out=$(check_startup "$tmp/startm-ref" "$tmp/startm-k" "$lib"); then pass syscalls-startup-adds-only-library-loading
+else fail syscalls-startup-adds-only-library-loading "$out"; fi
+if out=$(check_startup "$tmp/start-ref" "$tmp/start-k" "$lib" heap); then pass syscalls-startup-empty-main-adds-only-loading-and-heap-setup
+else fail syscalls-startup-empty-main-adds-only-loading-and-heap-setup "$out"; fi
+echo "start-up under kashim adds, C program with one malloc: $(startup_added "$tmp/startm-ref" "$tmp/startm-k")"
+echo "start-up under kashim adds, C main(){}:                $(startup_added "$tmp/start-ref" "$tmp/start-k")"
+
+# The same in `strace -c` form, over a loop: 100 TCP sockets = exactly 400 setsockopt; 100 UDP = 0;
+# 50 loopback connections (listener + 50 clients, plus the bench's own SO_LINGER on each accepted
+# socket) = 4 * 51 + 50 = 254, exactly what the program setting the options itself makes.
+ccount() { # ccount OUT LIB -- ARGS: strace -c summary of sockbench
+    local out=$1 l=$2; shift 3
+    local pre=()
+    [ -n "$l" ] && pre=(-E "LD_PRELOAD=$l")
+    env -i PATH="$PATH" strace -f -c -o "$out" "${pre[@]}" "$bin/sockbench" "$@" >/dev/null 2>&1
+}
+ccount "$tmp/c-tcp-k" "$lib" -- tcp 100
+ccount "$tmp/c-tcp-0" "" -- tcp 100
+ccount "$tmp/c-udp-k" "$lib" -- udp 100
+ccount "$tmp/c-unix-k" "$lib" -- unix 100
+ccount "$tmp/c-conn-k" "$lib" -- conn 50
+ccount "$tmp/c-conn-s" "" -- conn 50 self 60 10 6
+got="tcp $(count_calls "$tmp/c-tcp-k" setsockopt)/$(count_calls "$tmp/c-tcp-0" setsockopt) udp $(count_calls "$tmp/c-udp-k" setsockopt) unix $(count_calls "$tmp/c-unix-k" setsockopt) conn $(count_calls "$tmp/c-conn-k" setsockopt)/$(count_calls "$tmp/c-conn-s" setsockopt)"
+echo "strace -c setsockopt counts (kashim/without or /self): $got"
+if [ "$got" = "tcp 400/0 udp 0 unix 0 conn 254/254" ]; then pass syscalls-strace-c-loop-counts
+else fail syscalls-strace-c-loop-counts "want 'tcp 400/0 udp 0 unix 0 conn 254/254', got '$got'"; fi
+
+# --- self-check: the checks above must reject a library that breaks a promise --------------------
+# The reference mutant (no fault) must pass them all, else the checks, not the library, are wrong.
+run_probe "$tmp/m-good" "$mut"
+trace "$tmp/m-good-val" "$mut" "${vals[@]}" -- "$bin/sysprobe" tcp4 tcp6
+trace "$tmp/m-good-start" "$mut" -- "$bin/empty" malloc
+trace "$tmp/m-good-force" "$mut" KASHIM_FORCE=1 -- "$bin/sysprobe" own-opts
+if out=$({ check_probe "$tmp/ref" "$tmp/m-good" "$defaults" &&
+           cmp_region "$tmp/ref" "$tmp/m-good-val" tcp4 "77 11 3 0" &&
+           check_startup "$tmp/startm-ref" "$tmp/m-good-start" "$mut" &&
+           force_check "$tmp/ref" "$tmp/m-good-force"; } 2>&1); then
+    pass syscalls-selfcheck-correct-stand-in-accepted
+else
+    fail syscalls-selfcheck-correct-stand-in-accepted "checks reject a correct stand-in library: $out"
+fi
+
+# detected NAME CHECK...: PASS if CHECK fails (the fault is seen), FAIL if it passes.
+detected() {
+    local name=$1 out; shift
+    if out=$("$@" 2>&1); then fail "syscalls-selfcheck-detects-$name" "the check passed a faulty library"
+    else pass "syscalls-selfcheck-detects-$name"; echo "  seen: $(head -n 1 <<<"$out" | cut -c1-150)"; fi
+}
+detected no-library check_probe "$tmp/ref" "$tmp/ref" "$defaults"
+for f in all-sockets on-connect on-accept three; do
+    run_probe "$tmp/m-$f" "$mut" "MUTANT_FAULT=$f"
+    detected "$f" check_probe "$tmp/ref" "$tmp/m-$f" "$defaults"
+done
+trace "$tmp/m-env" "$mut" "${vals[@]}" MUTANT_FAULT=ignore-env -- "$bin/sysprobe" tcp4 tcp6
+detected ignore-env cmp_region "$tmp/ref" "$tmp/m-env" tcp4 "77 11 3 0"
+trace "$tmp/m-start" "$mut" MUTANT_FAULT=startup -- "$bin/empty"
+detected startup-file-read check_startup "$tmp/start-ref" "$tmp/m-start" "$mut" heap
+trace "$tmp/m-force" "$mut" KASHIM_FORCE=1 MUTANT_FAULT=no-force -- "$bin/sysprobe" own-opts
+detected no-force force_check "$tmp/ref" "$tmp/m-force"
+exit 0
