@@ -30,6 +30,8 @@ def main():
         name, _, value = item.partition("=")
         env[name] = value
     cmd = [a.replace("{fd}", "3") for a in args.command]
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
     # exec keeps the pid, so the lab's timeout/kill still reaches the server.
     os.execvpe(cmd[0], cmd, env)
 
