@@ -1,0 +1,550 @@
+#!/usr/bin/env bash
+# Suite 40-wrapper: the kashim command (scripts/kashim) and scripts/install.sh (issue 4).
+# Every check looks at what the kernel reports for real sockets (getsockopt, /proc/net/tcp), at
+# exit codes and at exact output; nothing is mocked. Needs python3 and gcc (+ static libc) and,
+# for the secure-execution checks, root with setpriv/setcap; what is missing is reported as SKIP.
+set -u
+# shellcheck source=scripts/lib/suite.sh
+. "$(dirname "$0")/../lib/suite.sh"
+
+# test.sh exports these two; the library would warn about them as unknown KASHIM_ names in every
+# program started here, so they stay shell variables only.
+export -n KASHIM_ROOT KASHIM_LIB
+K=$KASHIM_ROOT/scripts/kashim
+LIB=$KASHIM_LIB
+work=$(mktemp -d)
+chmod 755 "$work"   # the secure-execution checks run programs from here as nobody
+pids=()
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    rm -rf -- "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ ! -f "$LIB" ]; then
+    fail wrapper-library "$LIB is not built"
+    exit 0
+fi
+
+# run RC_VAR ARGS...: runs ARGS with a time limit; stdout to $work/out, stderr to $work/err.
+run() {
+    timeout 60 "$@" >"$work/out" 2>"$work/err" </dev/null
+    rc=$?
+}
+out() { cat "$work/out"; }
+err() { cat "$work/err"; }
+lines() { grep -c '' "$1"; }   # number of lines, 0 for an empty file
+
+PY=""
+if command -v python3 >/dev/null 2>&1; then
+    # The real interpreter, not a version manager's shim script that runs many other programs.
+    PY=$(python3 -c 'import sys; print(sys.executable)')
+fi
+# ka.py prints the kernel's view of a new TCP socket: SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL,
+# TCP_KEEPCNT, TCP_USER_TIMEOUT, then the LD_PRELOAD it was started with. With "own" as first
+# argument it first sets TCP_KEEPIDLE=7000 itself, as a program with its own settings would.
+cat >"$work/ka.py" <<'EOF'
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+if sys.argv[1:2] == ["own"]:
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 7000)
+T = socket.IPPROTO_TCP
+print(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), s.getsockopt(T, socket.TCP_KEEPIDLE),
+      s.getsockopt(T, socket.TCP_KEEPINTVL), s.getsockopt(T, socket.TCP_KEEPCNT),
+      s.getsockopt(T, socket.TCP_USER_TIMEOUT), os.environ.get("LD_PRELOAD", "-"))
+EOF
+
+version=$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$KASHIM_ROOT/Cargo.toml" | head -n 1)
+
+# ---------------------------------------------------------------- help and version
+run "$K" --help
+missing=""
+for word in --idle --interval --count --user-timeout --force --log -v --lib --print-env --inspect \
+    --help --version "Default 60s" "Default 10s" "Default 6" "1 to 127" "1s to 32767s" \
+    "0 to 2147483647 ms" "Default warn" "Default off" shell systemd docker; do
+    grep -qF -- "$word" "$work/out" || missing+=" '$word'"
+done
+if [ "$rc" = 0 ] && [ -z "$missing" ]; then pass wrapper-help
+else fail wrapper-help "exit $rc, help lacks:$missing"; fi
+
+run "$K" --version
+if [ "$rc" = 0 ] && [ "$(out)" = "kashim $version" ]; then pass wrapper-version
+else fail wrapper-version "exit $rc, printed '$(out)', expected 'kashim $version'"; fi
+
+# ---------------------------------------------------------------- bad options
+# Each case: expected stderr line (a fixed part), then the arguments. The command must not run.
+mkdir -p "$work/with space" "$work/a:b"
+cp "$LIB" "$work/with space/libkashim.so"
+cp "$LIB" "$work/a:b/libkashim.so"
+bad_case() {
+    local expect=$1; shift
+    rm -f "$work/ran"
+    run "$K" "$@"
+    local why=""
+    [ "$rc" = 2 ] || why+=" exit $rc (expected 2);"
+    [ -e "$work/ran" ] && why+=" the command ran;"
+    [ "$(lines "$work/err")" = 1 ] || why+=" $(lines "$work/err") stderr lines (expected 1);"
+    [ -s "$work/out" ] && why+=" stdout not empty;"
+    grep -qF -- "$expect" "$work/err" || why+=" no '$expect' in: $(err | head -n 3);"
+    # A library message must be translated: flag names, no "using the default" tail.
+    grep -qE 'KASHIM_|using the default' "$work/err" && why+=" untranslated: $(err);"
+    grep -q '^kashim: ' "$work/err" || why+=" line does not start 'kashim: ';"
+    [ -z "$why" ] || bad_failures+=("kashim $*:$why")
+    bad_count=$((bad_count + 1))
+}
+bad_failures=() bad_count=0
+touch_cmd=(touch "$work/ran")
+bad_case '--idle "abc" is not a duration (accepted:' --idle abc "${touch_cmd[@]}"
+bad_case '--idle "0" is out of range' --idle 0 "${touch_cmd[@]}"
+bad_case '--idle "32768" is out of range' --idle 32768 "${touch_cmd[@]}"
+bad_case '--idle "1500ms" is not a whole number of seconds' --idle 1500ms "${touch_cmd[@]}"
+bad_case '--interval "40000" is out of range' --interval 40000 "${touch_cmd[@]}"
+bad_case '--interval "9q"' --interval=9q "${touch_cmd[@]}"
+bad_case '--count "0" is out of range' --count 0 "${touch_cmd[@]}"
+bad_case '--count "128" is out of range (accepted: a whole number from 1 to 127)' --count 128 "${touch_cmd[@]}"
+bad_case '--count "x"' --count x "${touch_cmd[@]}"
+bad_case '--user-timeout "-5"' --user-timeout -5 "${touch_cmd[@]}"
+bad_case '--user-timeout "soon"' --user-timeout soon "${touch_cmd[@]}"
+bad_case '--user-timeout "2147483648ms"' --user-timeout 2147483648ms "${touch_cmd[@]}"
+bad_case '--log "loud" is not a log level' --log loud "${touch_cmd[@]}"
+bad_case '--idle "abc"' --log off --idle abc "${touch_cmd[@]}"   # off must not hide it
+bad_case '--idle "" is empty' --idle= "${touch_cmd[@]}"
+bad_case '--idle needs a value' --idle --count 3 "${touch_cmd[@]}"
+bad_case '--count needs a value' --count
+bad_case 'unknown option --frobnicate' --frobnicate "${touch_cmd[@]}"
+bad_case '--force takes no value' --force=yes "${touch_cmd[@]}"
+bad_case 'missing COMMAND' --idle 30
+bad_case 'missing COMMAND' --
+bad_case 'no such readable file' --lib "$work/nope.so" "${touch_cmd[@]}"
+bad_case 'contains a space or colon' --lib "$work/with space/libkashim.so" "${touch_cmd[@]}"
+bad_case 'contains a space or colon' --lib "$work/a:b/libkashim.so" "${touch_cmd[@]}"
+bad_case '--print-env "yaml" is not a form' --print-env yaml
+bad_case '--print-env takes no COMMAND' --print-env shell "${touch_cmd[@]}"
+bad_case 'must be an absolute path' --print-env docker --lib lib/libkashim.so
+bad_case '--inspect "abc" is not a process id' --inspect abc
+if [ "${#bad_failures[@]}" = 0 ]; then pass "wrapper-bad-options ($bad_count cases: exit 2, one line, command not run)"
+else fail wrapper-bad-options "${bad_failures[*]}"; fi
+
+# Two bad values: one line each, still nothing run.
+rm -f "$work/ran"
+run "$K" --idle 0 --count 500 touch "$work/ran"
+if [ "$rc" = 2 ] && [ "$(lines "$work/err")" = 2 ] && [ ! -e "$work/ran" ]; then pass wrapper-two-bad-values
+else fail wrapper-two-bad-values "exit $rc, stderr: $(err)"; fi
+
+# Only options are judged: a bad inherited KASHIM_ variable is the library's business (it warns
+# and uses its default); the command runs.
+rm -f "$work/ran"
+KASHIM_IDLE=abc run "$K" touch "$work/ran"
+if [ "$rc" = 0 ] && [ -e "$work/ran" ] && grep -q 'KASHIM_IDLE="abc"' "$work/err"; then pass wrapper-inherited-env-not-an-option
+else fail wrapper-inherited-env-not-an-option "exit $rc, stderr: $(err)"; fi
+
+run "$K" /nonexistent/prog
+if [ "$rc" = 127 ] && [ "$(lines "$work/err")" = 1 ]; then pass wrapper-command-not-found
+else fail wrapper-command-not-found "exit $rc, stderr: $(err)"; fi
+
+# ---------------------------------------------------------------- values reach the sockets
+if [ -z "$PY" ]; then
+    skip wrapper-values "python3 not installed"
+else
+    failures=()
+    # value_case EXPECTED ARGS...: EXPECTED is "keepalive idle interval count user_timeout".
+    value_case() {
+        local expect=$1; shift
+        run "$K" "$@"
+        local got
+        got=$(out | cut -d' ' -f1-5)
+        [ "$rc" = 0 ] && [ "$got" = "$expect" ] && ! grep -q . "$work/err" ||
+            failures+=("kashim $*: got '$got' (exit $rc, stderr $(err | head -n 2)), expected '$expect'")
+    }
+    value_case "1 60 10 6 0" "$PY" "$work/ka.py"
+    value_case "1 30 5 3 45000" --idle 30s --interval 5 --count 3 --user-timeout auto "$PY" "$work/ka.py"
+    value_case "1 60 3600 6 0" --idle 1m --interval 1h "$PY" "$work/ka.py"
+    value_case "1 600 10 6 1500" --idle=10m --user-timeout=1500ms "$PY" "$work/ka.py"
+    value_case "1 60 10 6 0" --user-timeout off "$PY" "$work/ka.py"
+    value_case "1 60 10 6 120000" --user-timeout 2m -- "$PY" "$work/ka.py"
+    value_case "1 7000 10 6 0" "$PY" "$work/ka.py" own            # the program's own call wins...
+    value_case "1 60 10 6 0" --force "$PY" "$work/ka.py" own      # ...unless --force
+    value_case "1 32767 1 127 0" --idle 32767 --interval 1 --count 127 "$PY" "$work/ka.py"
+    # Inherited variables stay unless an option overrides them.
+    KASHIM_IDLE=45 value_case "1 45 10 2 0" --count 2 "$PY" "$work/ka.py"
+    KASHIM_IDLE=45 value_case "1 20 10 6 0" --idle 20 "$PY" "$work/ka.py"
+    if [ "${#failures[@]}" = 0 ]; then pass wrapper-values-reach-sockets
+    else fail wrapper-values-reach-sockets "${failures[*]}"; fi
+
+    # -v: the library's one start line; --log off: silence.
+    run "$K" -v --idle 30 "$PY" "$work/ka.py"
+    if [ "$rc" = 0 ] && [ "$(lines "$work/err")" = 1 ] && grep -q '^kashim: active: .*idle 30s' "$work/err"; then
+        pass wrapper-verbose
+    else fail wrapper-verbose "exit $rc, stderr: $(err)"; fi
+
+    # Everything after COMMAND belongs to it, option-like words included.
+    run "$K" "$PY" -c 'import sys; print(sys.argv[1:])' --idle x -v
+    if [ "$rc" = 0 ] && [ "$(out)" = "['--idle', 'x', '-v']" ]; then pass wrapper-args-after-command
+    else fail wrapper-args-after-command "exit $rc, printed $(out) $(err)"; fi
+fi
+
+# ---------------------------------------------------------------- exec: pid, status, signals
+if [ -z "$PY" ]; then
+    skip wrapper-exec "python3 not installed"
+else
+    # bash execs kashim, which must exec python: all three are one process.
+    run bash -c 'echo $$; exec "$1" "$2" -c "import os; print(os.getpid())"' _ "$K" "$PY"
+    if [ "$rc" = 0 ] && [ "$(out | sed -n 1p)" = "$(out | sed -n 2p)" ]; then pass wrapper-exec-same-pid
+    else fail wrapper-exec-same-pid "exit $rc, pids: $(out | tr '\n' ' ') $(err)"; fi
+
+    run "$K" -- sh -c 'exit 42'
+    if [ "$rc" = 42 ]; then pass wrapper-exec-exit-status
+    else fail wrapper-exec-exit-status "exit $rc, expected 42"; fi
+
+    # A signal sent to the pid the caller knows reaches the command itself.
+    "$K" "$PY" -c 'import time; time.sleep(30)' &
+    p=$!; pids+=("$p")
+    for _ in $(seq 50); do
+        grep -q python "/proc/$p/comm" 2>/dev/null && break
+        sleep 0.1
+    done
+    comm=$(cat "/proc/$p/comm" 2>/dev/null)
+    kill -TERM "$p"
+    wait "$p"; st=$?
+    if [[ $comm == python* ]] && [ "$st" = 143 ]; then pass wrapper-exec-signal
+    else fail wrapper-exec-signal "process was '$comm', status $st (expected python*, 143)"; fi
+fi
+
+# ---------------------------------------------------------------- LD_PRELOAD is extended
+if [ -z "$PY" ] || ! command -v gcc >/dev/null 2>&1; then
+    skip wrapper-ld-preload "needs python3 and gcc"
+else
+    printf 'int kashim_test_other;\n' >"$work/other.c"
+    gcc -shared -fPIC -o "$work/other.so" "$work/other.c"
+    LD_PRELOAD=$work/other.so run "$K" "$PY" "$work/ka.py"
+    got=$(out)
+    if [ "$rc" = 0 ] && [ "$got" = "1 60 10 6 0 $work/other.so:$LIB" ] && ! grep -q . "$work/err"; then
+        pass wrapper-ld-preload-appended
+    else fail wrapper-ld-preload-appended "got '$got' (exit $rc) $(err)"; fi
+    # kashim inside kashim: listed once.
+    LD_PRELOAD=$work/other.so run "$K" --idle 30 "$K" --count 3 "$PY" "$work/ka.py"
+    got=$(out)
+    if [ "$rc" = 0 ] && [ "$got" = "1 30 10 3 0 $work/other.so:$LIB" ]; then pass wrapper-ld-preload-once
+    else fail wrapper-ld-preload-once "got '$got' (exit $rc) $(err)"; fi
+fi
+
+# ---------------------------------------------------------------- static / secure-execution warnings
+# ka.c reports the kernel's SO_KEEPALIVE of a new TCP socket, so each warning (or its absence) is
+# checked against what really happened.
+if ! command -v gcc >/dev/null 2>&1; then
+    skip wrapper-static-warning "gcc not installed"
+    skip wrapper-setuid-warning "gcc not installed"
+else
+    cat >"$work/ka.c" <<'EOF'
+#include <stdio.h>
+#include <sys/socket.h>
+int main(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0), on = -1;
+    socklen_t len = sizeof on;
+    if (s < 0 || getsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &on, &len) != 0) { perror("ka"); return 1; }
+    printf("keepalive=%d\n", on);
+    return 0;
+}
+EOF
+    gcc -O -o "$work/ka-dyn" "$work/ka.c"
+    # warn_case NAME WARNING|none KEEPALIVE CMD...
+    warn_case() {
+        local name=$1 warning=$2 ka=$3; shift 3
+        run "$@"
+        local why=""
+        [ "$rc" = 0 ] || why+=" exit $rc;"
+        [ "$(out)" = "keepalive=$ka" ] || why+=" printed '$(out)', expected keepalive=$ka;"
+        if [ "$warning" = none ]; then
+            grep -q . "$work/err" && why+=" unexpected stderr: $(err);"
+        else
+            { [ "$(lines "$work/err")" = 1 ] && grep -q "^kashim: warning: .*$warning.*keepalive is NOT on" "$work/err"; } ||
+                why+=" expected one '$warning' warning, got: $(err);"
+        fi
+        if [ -z "$why" ]; then pass "$name"; else fail "$name" "$why"; fi
+    }
+    warn_case wrapper-dynamic-no-warning none 1 "$K" "$work/ka-dyn"
+    if gcc -O -static -o "$work/ka-static" "$work/ka.c" 2>/dev/null; then
+        warn_case wrapper-static-warning "statically linked" 0 "$K" "$work/ka-static"
+        # A script is judged by its interpreter, also through "#!/usr/bin/env NAME".
+        printf '#!%s\n' "$work/ka-static" >"$work/direct.sh"
+        printf '#!/usr/bin/env ka-static\n' >"$work/viaenv.sh"
+        chmod +x "$work/direct.sh" "$work/viaenv.sh"
+        warn_case wrapper-static-interpreter-warning "statically linked" 0 "$K" "$work/direct.sh"
+        PATH=$work:$PATH warn_case wrapper-static-env-interpreter-warning "statically linked" 0 "$K" "$work/viaenv.sh"
+    else
+        skip wrapper-static-warning "gcc -static failed: static C library missing (libc6-dev)"
+    fi
+    if gcc -O -static-pie -o "$work/ka-static-pie" "$work/ka.c" 2>/dev/null; then
+        warn_case wrapper-static-pie-warning "statically linked" 0 "$K" "$work/ka-static-pie"
+    else
+        skip wrapper-static-pie-warning "gcc -static-pie failed"
+    fi
+
+    if [ "$(id -u)" != 0 ]; then
+        skip wrapper-setuid-warning "needs root to make setuid/setgid copies owned by someone else"
+    elif findmnt -no OPTIONS -T "$work" 2>/dev/null | grep -qw nosuid; then
+        skip wrapper-setuid-warning "$work is on a nosuid mount"
+    else
+        # Owned by nobody, run by root: effective id changes, secure-execution mode, no preload.
+        cp "$work/ka-dyn" "$work/ka-suid"; chown nobody "$work/ka-suid"; chmod 4755 "$work/ka-suid"
+        warn_case wrapper-setuid-warning setuid 0 "$K" "$work/ka-suid"
+        # Setuid to the caller's own id changes nothing: preload works, no warning.
+        cp "$work/ka-dyn" "$work/ka-suid-self"; chmod 4755 "$work/ka-suid-self"
+        warn_case wrapper-setuid-self-no-warning none 1 "$K" "$work/ka-suid-self"
+        grp=$(id -gn nobody 2>/dev/null)
+        cp "$work/ka-dyn" "$work/ka-sgid"; chgrp "$grp" "$work/ka-sgid"; chmod 2755 "$work/ka-sgid"
+        warn_case wrapper-setgid-warning setgid 0 "$K" "$work/ka-sgid"
+        if command -v setcap >/dev/null 2>&1 && command -v setpriv >/dev/null 2>&1 &&
+            setpriv --reuid nobody --regid "$grp" --clear-groups test -r "$LIB" -a -x "$K"; then
+            cp "$work/ka-dyn" "$work/ka-cap"; setcap cap_net_raw+ep "$work/ka-cap"
+            # Root gains nothing from file capabilities (no secure mode); another user does.
+            warn_case wrapper-filecaps-root-no-warning none 1 "$K" "$work/ka-cap"
+            warn_case wrapper-filecaps-warning "file capabilities" 0 \
+                setpriv --reuid nobody --regid "$grp" --clear-groups "$K" "$work/ka-cap"
+        else
+            skip wrapper-filecaps-warning "needs setcap and setpriv (libcap2-bin, util-linux) and a checkout readable by nobody"
+        fi
+    fi
+fi
+
+# ---------------------------------------------------------------- --print-env
+opts=(--idle 30s --count 4 --user-timeout auto --force --log info)
+run "$K" "${opts[@]}" --print-env shell
+expected="export LD_PRELOAD=\"\${LD_PRELOAD:+\$LD_PRELOAD:}$LIB\"
+export KASHIM_IDLE=30s
+export KASHIM_COUNT=4
+export KASHIM_USER_TIMEOUT=auto
+export KASHIM_FORCE=1
+export KASHIM_LOG=info"
+if [ "$rc" = 0 ] && [ "$(out)" = "$expected" ]; then pass wrapper-print-env-shell-text
+else fail wrapper-print-env-shell-text "exit $rc, got: $(out | tr '\n' '|') $(err)"; fi
+if [ -n "$PY" ]; then
+    # Pasted into a shell that already preloads something, it appends and takes effect.
+    cp "$work/out" "$work/env.sh"
+    if command -v gcc >/dev/null 2>&1; then other=$work/other.so; else other=""; fi
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    run env LD_PRELOAD="$other" bash -c '. "$1"; exec "$2" "$3"' _ "$work/env.sh" "$PY" "$work/ka.py"
+    want="1 30 10 4 70000 ${other:+$other:}$LIB"
+    if [ "$rc" = 0 ] && [ "$(out)" = "$want" ] && grep -q '^kashim: active:' "$work/err"; then
+        pass wrapper-print-env-shell-works
+    else fail wrapper-print-env-shell-works "got '$(out)' expected '$want' (exit $rc) $(err)"; fi
+fi
+
+run "$K" "${opts[@]}" --print-env systemd
+expected="[Service]
+Environment=LD_PRELOAD=$LIB
+Environment=KASHIM_IDLE=30s
+Environment=KASHIM_COUNT=4
+Environment=KASHIM_USER_TIMEOUT=auto
+Environment=KASHIM_FORCE=1
+Environment=KASHIM_LOG=info"
+if [ "$rc" = 0 ] && [ "$(out)" = "$expected" ]; then pass wrapper-print-env-systemd-text
+else fail wrapper-print-env-systemd-text "exit $rc, got: $(out | tr '\n' '|') $(err)"; fi
+if command -v systemd-analyze >/dev/null 2>&1; then
+    # systemd's own parser reads the drop-in; it names every line it cannot use. The control line
+    # (a path with a space) proves it would complain.
+    mkdir -p "$work/units/kt.service.d"
+    printf '[Unit]\nDescription=kashim drop-in test\n[Service]\nExecStart=/bin/true\n' >"$work/units/kt.service"
+    cp "$work/out" "$work/units/kt.service.d/kashim.conf"
+    SYSTEMD_UNIT_PATH=$work/units: run systemd-analyze verify --man=no "$work/units/kt.service"
+    clean=$(err)
+    echo 'Environment=LD_PRELOAD=/a b' >>"$work/units/kt.service.d/kashim.conf"
+    SYSTEMD_UNIT_PATH=$work/units: run systemd-analyze verify --man=no "$work/units/kt.service"
+    if [ -z "$clean" ] && grep -q 'kashim.conf:8: Invalid environment assignment' "$work/err"; then
+        pass wrapper-print-env-systemd-parses
+    else fail wrapper-print-env-systemd-parses "systemd-analyze said: '$clean' / control: '$(err)'"; fi
+else
+    skip wrapper-print-env-systemd-parses "systemd-analyze not installed (package systemd)"
+fi
+
+run "$K" "${opts[@]}" --print-env docker --lib /usr/local/lib/libkashim.so
+expected="ENV LD_PRELOAD=/usr/local/lib/libkashim.so
+ENV KASHIM_IDLE=30s
+ENV KASHIM_COUNT=4
+ENV KASHIM_USER_TIMEOUT=auto
+ENV KASHIM_FORCE=1
+ENV KASHIM_LOG=info"
+if [ "$rc" = 0 ] && [ "$(out)" = "$expected" ]; then pass wrapper-print-env-docker-text
+else fail wrapper-print-env-docker-text "exit $rc, got: $(out | tr '\n' '|') $(err)"; fi
+
+run "$K" --idle 99999 --print-env docker
+if [ "$rc" = 2 ] && [ ! -s "$work/out" ]; then pass wrapper-print-env-validates
+else fail wrapper-print-env-validates "exit $rc, printed $(out)"; fi
+
+# ---------------------------------------------------------------- --inspect
+if [ -z "$PY" ]; then
+    skip wrapper-inspect "python3 not installed"
+else
+    # srv.py holds 3 connected pairs (IPv4, IPv6, IPv4-mapped IPv6) in one process, prints each
+    # connection as ss would name it, then waits for its standard input to close.
+    cat >"$work/srv.py" <<'EOF'
+import socket, sys
+keep = []
+def name(fam, a):
+    return ("%s:%d" if fam == socket.AF_INET else "[%s]:%d") % (a[0], a[1])
+for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1"), (socket.AF_INET6, "::ffff:127.0.0.1")):
+    l = socket.socket(fam, socket.SOCK_STREAM); l.bind((host, 0)); l.listen()
+    c = socket.socket(fam, socket.SOCK_STREAM); c.connect(l.getsockname()[:2])
+    a, _ = l.accept()
+    keep += [l, c, a]
+    print(name(fam, c.getsockname()), name(fam, c.getpeername()))
+    print(name(fam, a.getsockname()), name(fam, a.getpeername()))
+print("ready", flush=True)
+sys.stdin.read()
+EOF
+    # inspect_case NAME EXPECT_KA "KASHIM ARGS|": start srv.py (under kashim unless args are "none").
+    inspect_case() {
+        local name=$1 expect=$2; shift 2
+        local why="" conn pair row secs
+        # No time limit needed: the server ends when its standard input (this suite) goes away.
+        coproc SRV { exec "$@" "$PY" "$work/srv.py" 2>&1; }
+        # shellcheck disable=SC2153 # SRV_PID is set by coproc
+        local srv_pid=$SRV_PID wfd=${SRV[1]}
+        pids+=("$srv_pid")
+        local want=() line
+        while IFS= read -r -t 20 line <&"${SRV[0]}"; do
+            [ "$line" = ready ] && break
+            want+=("$line")
+        done
+        run "$K" --inspect "$srv_pid"
+        exec {wfd}>&-   # EOF on the server's stdin: it exits
+        wait "$srv_pid" 2>/dev/null
+        [ "$rc" = 0 ] || why+=" exit $rc: $(err);"
+        [ "${#want[@]}" = 6 ] || why+=" server printed ${#want[@]} connections;"
+        [ "$(out | tail -n 1)" = "$expect of 6 connections have keepalive" ] ||
+            why+=" last line '$(out | tail -n 1)';"
+        for pair in "${want[@]}"; do
+            read -r -a conn <<<"$pair"
+            row=$(out | awk -v l="${conn[0]}" -v r="${conn[1]}" '$1 == l && $2 == r')
+            if [ -z "$row" ]; then why+=" no row for $pair;"; continue; fi
+            [[ $row == *ESTABLISHED* ]] || why+=" not ESTABLISHED: $row;"
+            if [ "$expect" = 6 ]; then
+                # With --idle 30 the timer fires within 30 s, and not long ago was armed.
+                secs=$(sed -n 's/.*yes, fires in \([0-9]*\)\.[0-9]s.*/\1/p' <<<"$row")
+                { [ -n "$secs" ] && [ "$secs" -le 30 ] && [ "$secs" -ge 20 ]; } || why+=" bad timer: $row;"
+            else
+                [[ $row == *" NO" ]] || why+=" expected NO: $row;"
+            fi
+        done
+        [ "$(out | grep -c LISTEN)" = 3 ] || why+=" expected 3 listeners;"
+        if [ -z "$why" ]; then pass "$name"; else fail "$name" "$why $(out | tr '\n' '|')"; fi
+    }
+    inspect_case wrapper-inspect-with-kashim 6 "$K" --idle 30
+    inspect_case wrapper-inspect-without-kashim 0 env
+    sh -c : & dead=$!; wait "$dead"
+    run "$K" --inspect "$dead"
+    if [ "$rc" = 1 ] && grep -q 'no such process' "$work/err"; then pass wrapper-inspect-no-process
+    else fail wrapper-inspect-no-process "exit $rc: $(err)"; fi
+fi
+
+# ---------------------------------------------------------------- where the library comes from
+if [ -n "$PY" ]; then
+    mkdir -p "$work/alt" "$work/links"
+    cp "$LIB" "$work/alt/libkashim.so"
+    run "$K" --lib "$work/alt/libkashim.so" "$PY" "$work/ka.py"
+    a=$(out)
+    run bash -c 'cd "$1" && exec "$2" --lib libkashim.so "$3" "$4"' _ "$work/alt" "$K" "$PY" "$work/ka.py"
+    b=$(out)
+    ln -sf "$K" "$work/links/kashim"   # a symlink to the checkout's wrapper uses the checkout's library
+    run "$work/links/kashim" "$PY" "$work/ka.py"
+    c=$(out)
+    if [ "$a" = "1 60 10 6 0 $work/alt/libkashim.so" ] && [ "$b" = "$a" ] && [ "$c" = "1 60 10 6 0 $LIB" ]; then
+        pass wrapper-lib-lookup
+    else fail wrapper-lib-lookup "--lib: '$a', relative --lib: '$b', symlink: '$c'"; fi
+fi
+
+mkdir -p "$work/lonely/bin"
+cp "$K" "$work/lonely/bin/kashim"
+run "$work/lonely/bin/kashim" true
+if [ "$rc" = 125 ] && grep -q 'cannot find libkashim.so' "$work/err"; then pass wrapper-lib-not-found
+else fail wrapper-lib-not-found "exit $rc: $(err)"; fi
+
+# A source checkout without a built library: the first run builds it, shows cargo, and goes on.
+if ! command -v cargo >/dev/null 2>&1; then
+    skip wrapper-builds-library "cargo not installed"
+else
+    tree=$work/tree
+    mkdir -p "$tree/scripts"
+    cp -r "$KASHIM_ROOT/Cargo.toml" "$KASHIM_ROOT/src" "$tree/"
+    [ -f "$KASHIM_ROOT/Cargo.lock" ] && cp "$KASHIM_ROOT/Cargo.lock" "$tree/"
+    cp "$K" "$tree/scripts/kashim"
+    # Offline: the crates are already in cargo's cache from the main build.
+    rm -f "$work/ran"
+    CARGO_NET_OFFLINE=true timeout 600 "$tree/scripts/kashim" --idle 30 touch "$work/ran" >"$work/out" 2>"$work/err" </dev/null
+    rc=$?
+    if [ "$rc" = 0 ] && [ -e "$work/ran" ] && [ -f "$tree/target/release/libkashim.so" ] &&
+        grep -q 'Compiling kashim' "$work/err" && grep -q 'Finished' "$work/err"; then
+        pass wrapper-builds-library
+    else fail wrapper-builds-library "exit $rc: $(err | tail -n 3 | tr '\n' '|')"; fi
+    rm -rf "$tree"
+fi
+
+# ---------------------------------------------------------------- install.sh
+dest=$work/dest prefix=/opt/kashim
+mkdir -p "$dest$prefix/lib"
+echo keep >"$dest$prefix/lib/other.so"   # someone else's file: must survive everything
+snapshot() { (cd "$dest" && find . -type f | sort); }
+before=$(snapshot)
+run env DESTDIR="$dest" PREFIX="$prefix" "$KASHIM_ROOT/scripts/install.sh"
+added=$(comm -13 <(echo "$before") <(snapshot) | tr '\n' ' ')
+expected_out="installed $dest$prefix/lib/libkashim.so
+installed $dest$prefix/bin/kashim"
+if [ "$rc" = 0 ] && [ "$(out)" = "$expected_out" ] && [ "$added" = "./opt/kashim/bin/kashim ./opt/kashim/lib/libkashim.so " ] &&
+    cmp -s "$LIB" "$dest$prefix/lib/libkashim.so" && [ -x "$dest$prefix/bin/kashim" ]; then
+    pass install-files
+else fail install-files "exit $rc, printed '$(out)', added '$added' $(err | tail -n 2)"; fi
+
+run "$dest$prefix/bin/kashim" --version
+v=$(out)
+run "$dest$prefix/bin/kashim" --print-env systemd
+if [ "$v" = "kashim $version" ] && out | grep -qx "Environment=LD_PRELOAD=$dest$prefix/lib/libkashim.so"; then
+    pass install-wrapper-finds-installed-library
+else fail install-wrapper-finds-installed-library "version '$v', print-env: $(out | tr '\n' '|') $(err)"; fi
+if [ -n "$PY" ]; then
+    run "$dest$prefix/bin/kashim" --idle 25 "$PY" "$work/ka.py"
+    if [ "$rc" = 0 ] && [ "$(out)" = "1 25 10 6 0 $dest$prefix/lib/libkashim.so" ]; then pass install-wrapper-runs
+    else fail install-wrapper-runs "exit $rc, got '$(out)' $(err)"; fi
+fi
+
+# Reinstalling replaces the library by rename (a new inode), never by rewriting the mapped file.
+ino1=$(stat -c %i "$dest$prefix/lib/libkashim.so")
+run env DESTDIR="$dest" PREFIX="$prefix" "$KASHIM_ROOT/scripts/install.sh"
+ino2=$(stat -c %i "$dest$prefix/lib/libkashim.so")
+leftovers=$(find "$dest" -name '*.new.*' | wc -l)
+if [ "$rc" = 0 ] && [ "$ino1" != "$ino2" ] && [ "$leftovers" = 0 ]; then pass install-replaces-atomically
+else fail install-replaces-atomically "exit $rc, inode $ino1 -> $ino2, $leftovers temp files left"; fi
+
+# --uninstall refuses while ld.so.preload names the library, then removes exactly the two files.
+mkdir -p "$dest/etc"
+echo "$prefix/lib/libkashim.so" >"$dest/etc/ld.so.preload"
+run env DESTDIR="$dest" PREFIX="$prefix" "$KASHIM_ROOT/scripts/install.sh" --uninstall
+if [ "$rc" != 0 ] && [ -f "$dest$prefix/lib/libkashim.so" ] && grep -q 'ld.so.preload' "$work/err"; then
+    pass install-uninstall-refuses-while-preloaded
+else fail install-uninstall-refuses-while-preloaded "exit $rc $(err)"; fi
+rm -rf "${dest:?}/etc"
+run env DESTDIR="$dest" PREFIX="$prefix" "$KASHIM_ROOT/scripts/install.sh" --uninstall
+expected_out="removed $dest$prefix/bin/kashim
+removed $dest$prefix/lib/libkashim.so"
+if [ "$rc" = 0 ] && [ "$(out)" = "$expected_out" ] && [ "$(snapshot)" = "$before" ]; then pass install-uninstall-exact
+else fail install-uninstall-exact "exit $rc, printed '$(out)', files now: $(snapshot | tr '\n' ' ')"; fi
+run env DESTDIR="$dest" PREFIX="$prefix" "$KASHIM_ROOT/scripts/install.sh" --uninstall
+if [ "$rc" = 0 ] && [ "$(out | grep -c '^not installed: ')" = 2 ]; then pass install-uninstall-again
+else fail install-uninstall-again "exit $rc, printed '$(out)'"; fi
+
+run env DESTDIR="$dest" PREFIX="/opt/my kashim" "$KASHIM_ROOT/scripts/install.sh"
+if [ "$rc" != 0 ] && grep -q 'spaces or colons' "$work/err" && [ ! -e "$dest/opt/my kashim" ]; then
+    pass install-refuses-bad-prefix
+else fail install-refuses-bad-prefix "exit $rc $(err)"; fi
+
+# ---------------------------------------------------------------- lint
+if command -v shellcheck >/dev/null 2>&1; then
+    run shellcheck -x "$K" "$KASHIM_ROOT/scripts/install.sh" "$0"
+    if [ "$rc" = 0 ]; then pass wrapper-shellcheck
+    else fail wrapper-shellcheck "$(out | head -n 5 | tr '\n' ' ')"; fi
+else
+    skip wrapper-shellcheck "shellcheck not installed"
+fi
+exit 0
