@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# bench.sh: what kashim costs, measured side by side in one run.
+#
+# Usage: scripts/bench.sh [--quick] [--rounds N] [--python PATH] [--no-callgrind]
+#
+# Every case runs a small C program (c-tests/bench/) under kashim and a reference: the same program
+# setting the same keepalive options itself (the physical floor: those calls are what kashim is
+# for), or the program without kashim where kashim must do nothing. Within each round the two
+# variants run back to back (order swapped every round), and the table shows the median over all
+# rounds of the per-round ratio, so slow drifts of a shared machine hit both variants alike.
+# Loops are timed in CPU time (user + system) per iteration, which leaves out time other processes
+# take the CPU away; wall-time ratios are printed next to them. Start-up runs in alternating pairs
+# (CPU and wall time from spawn to exit). With valgrind installed, callgrind counts the user-space
+# instructions kashim adds per iteration: a noise-free view of its own work.
+# Nothing here is a test: the exact system-call counts are asserted in scripts/suites/60-syscalls.sh.
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+lib=${KASHIM_LIB:-$root/target/release/libkashim.so}
+src=$root/c-tests/bench
+bin=$root/c-tests/bin
+
+rounds=41 n_sock=5000 n_conn=1000 c_pairs=10 py_pairs=4 rss_runs=7 callgrind=1 py=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) rounds=5 n_sock=2000 n_conn=300 c_pairs=4 py_pairs=2 rss_runs=3 callgrind=0 ;;
+        --rounds) rounds=${2:?--rounds needs a number}; shift ;;
+        --python) py=${2:?--python needs a path}; shift ;;
+        --no-callgrind) callgrind=0 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kashim-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+trap 'echo "bench.sh: interrupted" >&2; exit 130' INT TERM
+
+# --- build ---------------------------------------------------------------------------------------
+if [ ! -f "$lib" ]; then
+    echo "building libkashim.so (cargo build --release)"
+    (cd "$root" && cargo build --release --quiet) || { echo "bench.sh: cargo build failed" >&2; exit 1; }
+fi
+mkdir -p "$bin"
+for p in sockbench spawnbench empty rss; do
+    if [ ! "$bin/$p" -nt "$src/$p.c" ]; then
+        cc -O2 -Wall -o "$bin/$p" "$src/$p.c" || { echo "bench.sh: cannot compile $p.c" >&2; exit 1; }
+    fi
+done
+null=$bin/null-preload.so
+if [ ! "$null" -nt "$src/null-preload.c" ]; then
+    cc -O2 -fPIC -shared -o "$null" "$src/null-preload.c" || { echo "bench.sh: cannot compile null-preload.c" >&2; exit 1; }
+fi
+# python3: the distribution's interpreter (what a server runs) if there is one, else the first on
+# PATH, resolved to the real binary (a pyenv shim is a shell script: we would time bash).
+if [ -z "$py" ]; then
+    if [ -x /usr/bin/python3 ]; then py=/usr/bin/python3
+    elif command -v python3 >/dev/null 2>&1; then py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null); fi
+fi
+[ -n "$py" ] && [ ! -x "$py" ] && { echo "bench.sh: $py is not executable" >&2; exit 2; }
+
+# Children get a clean, identical environment (no stray KASHIM_* from this shell); kashim runs with
+# its defaults, spelled out so the self-setting reference uses the very same values.
+idle=60 intvl=10 cnt=6
+base_env=(env -i PATH="$PATH" HOME="${HOME:-/}")
+k_env=("${base_env[@]}" LD_PRELOAD="$lib" "KASHIM_IDLE=$idle" "KASHIM_INTERVAL=$intvl" "KASHIM_COUNT=$cnt")
+
+# --- helpers -------------------------------------------------------------------------------------
+median() { # median of the numbers on stdin
+    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
+        print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+add() { printf '%s\n' "$2" >>"$tmp/$1"; } # add SERIES VALUE
+med() { median <"$tmp/$1"; }               # med SERIES
+
+# sock CASE VARIANT MODE N: one sockbench run; records CPU and wall ns/iteration.
+sock() {
+    local c=$1 v=$2 mode=$3 n=$4 out
+    case "$v" in
+        kashim) out=$("${k_env[@]}" "$bin/sockbench" "$mode" "$n") ;;
+        self)   out=$("${base_env[@]}" "$bin/sockbench" "$mode" "$n" self $idle $intvl $cnt) ;;
+        none)   out=$("${base_env[@]}" "$bin/sockbench" "$mode" "$n") ;;
+    esac || { echo "bench.sh: sockbench $mode failed ($v)" >&2; exit 1; }
+    add "$c.$v.cpu" "${out% *}"
+    add "$c.$v.wall" "${out#* }"
+}
+# pair CASE MODE N REF ROUND: kashim and the REF variant back to back, order swapped on odd rounds;
+# records the round's ratios too.
+pair() {
+    local c=$1 mode=$2 n=$3 ref=$4 r=$5 k
+    if [ $((r % 2)) = 0 ]; then sock "$c" kashim "$mode" "$n"; sock "$c" "$ref" "$mode" "$n"
+    else sock "$c" "$ref" "$mode" "$n"; sock "$c" kashim "$mode" "$n"; fi
+    for k in cpu wall; do
+        add "$c.$ref.ratio.$k" "$(paste -d' ' <(tail -n 1 "$tmp/$c.kashim.$k") <(tail -n 1 "$tmp/$c.$ref.$k") |
+            awk '{ printf "%.5f", $1 / $2 }')"
+    done
+}
+# startup CASE PAIRS LIB PROG...: alternating spawn pairs; records CPU/wall µs, page faults, deltas.
+startup() {
+    local c=$1 pairs=$2 l=$3 ww wo cw co fw fo; shift 3
+    while read -r ww wo cw co fw fo; do
+        add "$c.kashim.wall" "$ww"; add "$c.none.wall" "$wo"; add "$c.d.wall" "$(awk -v a="$ww" -v b="$wo" 'BEGIN { print a - b }')"
+        add "$c.kashim.cpu" "$cw"; add "$c.none.cpu" "$co"; add "$c.d.cpu" $((cw - co))
+        add "$c.d.flt" $((fw - fo))
+    done < <("${base_env[@]}" "$bin/spawnbench" "$pairs" "$l" "$@")
+}
+
+# --- machine -------------------------------------------------------------------------------------
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+echo "kashim benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, kernel $(uname -r), $(ldd --version 2>/dev/null | head -n 1 | sed 's/^ldd //')"
+echo "library: $lib ($(stat -c %s "$lib") bytes)${py:+; python: $py}"
+echo "rounds: $rounds; per run: $n_sock x socket()+close(), $n_conn loopback connections; start-up pairs per round: $c_pairs C, $py_pairs python3"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- measure, interleaved ------------------------------------------------------------------------
+start=$SECONDS
+for ((r = 0; r < rounds; r++)); do
+    [ -t 2 ] && printf '\rround %d/%d ' $((r + 1)) "$rounds" >&2
+    pair tcp tcp "$n_sock" self "$r"
+    pair tcp tcp "$n_sock" none "$r"
+    pair udp udp "$n_sock" none "$r"
+    pair unix unix "$n_sock" none "$r"
+    pair conn conn "$n_conn" self "$r"
+    startup c "$c_pairs" "$lib" "$bin/empty"
+    startup cnull "$c_pairs" "$null" "$bin/empty"
+    [ -n "$py" ] && startup py "$py_pairs" "$lib" "$py" -c pass
+done
+[ -t 2 ] && printf '\r%*s\r' 30 '' >&2
+pyrss='import re; s = open("/proc/self/status").read(); print(*(re.search(k + r":\s+(\d+)", s).group(1) for k in ("VmRSS", "RssAnon", "RssFile")))'
+for ((i = 0; i < rss_runs; i++)); do
+    read -r a b c < <("${k_env[@]}" "$bin/rss"); add rss-c.kashim.rss "$a"; add rss-c.kashim.anon "$b"; add rss-c.kashim.file "$c"
+    read -r a b c < <("${base_env[@]}" "$bin/rss"); add rss-c.none.rss "$a"; add rss-c.none.anon "$b"; add rss-c.none.file "$c"
+    if [ -n "$py" ]; then
+        read -r a b c < <("${k_env[@]}" "$py" -c "$pyrss"); add rss-py.kashim.rss "$a"; add rss-py.kashim.anon "$b"; add rss-py.kashim.file "$c"
+        read -r a b c < <("${base_env[@]}" "$py" -c "$pyrss"); add rss-py.none.rss "$a"; add rss-py.none.anon "$b"; add rss-py.none.file "$c"
+    fi
+done
+elapsed=$((SECONDS - start))
+
+# --- table ---------------------------------------------------------------------------------------
+missed=0
+r3() { awk '{ printf "%.3f", $1 }'; } # 3 decimals of the number on stdin
+row_ratio() { # row_ratio LABEL CASE REF REFLABEL TARGET
+    local label=$1 c=$2 ref=$3 reflabel=$4 target=$5 rc rw ok
+    rc=$(med "$c.$ref.ratio.cpu" | r3); rw=$(med "$c.$ref.ratio.wall" | r3)
+    if [ "$target" = "-" ]; then ok="(info)"; target="—"
+    else
+        ok=$(awk -v x="$rc" -v t="$target" 'BEGIN { print (x <= t) ? "yes" : "NO" }')
+        [ "$ok" = yes ] || missed=1
+        target="≤ $target"
+    fi
+    printf '| %s | %s | %s µs | %s µs | %s | %s | %s | %s |\n' "$label" "$reflabel" \
+        "$(med "$c.kashim.cpu" | awk '{ printf "%.2f", $1 / 1000 }')" \
+        "$(med "$c.$ref.cpu" | awk '{ printf "%.2f", $1 / 1000 }')" "$rc" "$rw" "$target" "$ok"
+}
+row_startup() { # row_startup LABEL CASE REFLABEL [info]
+    local dc dw ok target="≤ +1 ms"
+    dc=$(med "$2.d.cpu" | awk '{ printf "%+.3f", $1 / 1000 }')
+    dw=$(med "$2.d.wall" | awk '{ printf "%+.3f", $1 / 1000 }')
+    if [ "${4:-}" = info ]; then ok="(info)"; target="—"
+    else ok=$(awk -v d="$dc" 'BEGIN { print (d <= 1.0) ? "yes" : "NO" }'); [ "$ok" = yes ] || missed=1; fi
+    printf '| %s | %s | %s ms | %s ms | %s ms | %s ms | %s | %s |\n' "$1" "$3" \
+        "$(med "$2.kashim.cpu" | awk '{ printf "%.3f", $1 / 1000 }')" "$(med "$2.none.cpu" | awk '{ printf "%.3f", $1 / 1000 }')" \
+        "$dc" "$dw" "$target" "$ok"
+}
+
+echo
+echo "| case | compared with | kashim | reference | ratio or Δ (CPU) | ratio or Δ (wall) | target | met |"
+echo "|---|---|---|---|---|---|---|---|"
+row_ratio "TCP socket()+close()" tcp self "program setting the 4 options itself" 1.03
+row_ratio "TCP socket()+close()" tcp none "without kashim (no options: the price of the 4 calls)" -
+row_ratio "UDP socket()+close()" udp none "without kashim" 1.02
+row_ratio "Unix socket()+close()" unix none "without kashim" 1.02
+row_ratio "loopback connect()+accept()+close()" conn self "program setting the options itself" 1.02
+row_startup "start-up, C \`main(){}\`" c "without kashim"
+[ -n "$py" ] && row_startup "start-up, \`python3 -c pass\`" py "without kashim"
+row_startup "start-up, C \`main(){}\`, empty preloaded library" cnull "without it (floor of any LD_PRELOAD)" info
+echo
+echo "Loops: CPU (wall) time per iteration, median of per-round ratios kashim/reference."
+echo "Start-up: median CPU time per process, Δ = median of paired differences (CPU and wall)."
+echo "Start-up page faults added (median): kashim $(med c.d.flt), empty preloaded library $(med cnull.d.flt)."
+
+echo
+echo "| resident memory at start | kashim | without | difference |"
+echo "|---|---|---|---|"
+row_rss() { # row_rss LABEL CASE
+    local f k o
+    for f in rss anon file; do
+        k=$(med "$2.kashim.$f"); o=$(med "$2.none.$f")
+        printf '| %s, %s | %s KiB | %s KiB | %+d KiB |\n' "$1" \
+            "$(case $f in rss) echo VmRSS ;; anon) echo "RssAnon (private)" ;; file) echo "RssFile (shared library pages)" ;; esac)" \
+            "${k%.*}" "${o%.*}" $((${k%.*} - ${o%.*}))
+    done
+}
+row_rss "C program" rss-c
+[ -n "$py" ] && row_rss "python3 -c" rss-py
+echo
+echo "measured in ${elapsed}s; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- kashim's own instructions (callgrind: deterministic, user space only) ------------------------
+if [ "$callgrind" = 1 ] && command -v valgrind >/dev/null 2>&1; then
+    # Instructions inside main() only (start-up excluded), per iteration.
+    cg() { # cg VARIANT MODE N: user-space instructions per iteration
+        local v=$1 mode=$2 n=$3 e=("${base_env[@]}") extra=()
+        [ "$v" = kashim ] && e=("${k_env[@]}")
+        [ "$v" = self ] && extra=(self "$idle" "$intvl" "$cnt")
+        "${e[@]}" valgrind --tool=callgrind --toggle-collect=main --callgrind-out-file="$tmp/cg.out" \
+            "$bin/sockbench" "$mode" "$n" "${extra[@]}" >/dev/null 2>"$tmp/cg.err" || { echo "?"; return; }
+        awk -v n="$n" '/^(summary|totals):/ { printf "%.0f", $2 / n; exit }' "$tmp/cg.out"
+    }
+    cgs() { # cgs VARIANT MODE N: instructions of the whole process (start-up included)
+        local v=$1 e=("${base_env[@]}")
+        [ "$v" = kashim ] && e=("${k_env[@]}")
+        [ "$v" = null ] && e=("${base_env[@]}" LD_PRELOAD="$null")
+        shift
+        "${e[@]}" valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$@" >/dev/null 2>"$tmp/cg.err" || { echo "?"; return; }
+        awk '/^(summary|totals):/ { print $2; exit }' "$tmp/cg.out"
+    }
+    echo
+    echo "User-space instructions per iteration (valgrind --tool=callgrind, inside main()):"
+    echo "| case | kashim | reference | kashim adds |"
+    echo "|---|---|---|---|"
+    for spec in "tcp self" "udp none" "unix none" "conn self"; do
+        read -r m ref <<<"$spec"
+        n=2000; [ "$m" = conn ] && n=500
+        k=$(cg kashim "$m" $n); o=$(cg "$ref" "$m" $n)
+        printf '| %s | %s | %s (%s) | %+d |\n' "$m" "$k" "$o" "$ref" $((k - o))
+    done
+    s0=$(cgs none "$bin/empty"); s1=$(cgs kashim "$bin/empty"); s2=$(cgs null "$bin/empty")
+    echo "Start-up of C main(){}: $s0 instructions; with kashim $s1 ($((s1 - s0)) more); with an empty preloaded library $s2 ($((s2 - s0)) more)."
+    if [ -n "$py" ]; then
+        p0=$(cgs none "$py" -c pass); p1=$(cgs kashim "$py" -c pass)
+        echo "Start-up of python3 -c pass: $p0 instructions; with kashim $p1 ($((p1 - p0)) more)."
+    fi
+fi
+
+# --- system calls per case (shown, not asserted: 60-syscalls.sh asserts them) ---------------------
+if command -v strace >/dev/null 2>&1 && strace -qq -o /dev/null true >/dev/null 2>&1; then
+    echo
+    echo "System calls of 1000 iterations (strace -f -c):"
+    echo "| case | variant | socket | setsockopt | connect | accept | close |"
+    echo "|---|---|---|---|---|---|---|"
+    counts() { # counts LABEL VARIANT CMD...
+        local label=$1 v=$2; shift 2
+        "$@" >/dev/null 2>&1
+        awk -v label="$label" -v v="$v" '$4 ~ /^[0-9]+$/ { c[$NF] = $4 }
+            END { printf "| %s | %s | %d | %d | %d | %d | %d |\n", label, v, c["socket"], c["setsockopt"],
+                  c["connect"], c["accept"], c["close"] }' "$tmp/strace"
+    }
+    st=(strace -f -c -o "$tmp/strace")
+    for m in tcp udp unix conn; do
+        counts "$m" kashim "${base_env[@]}" "${st[@]}" -E LD_PRELOAD="$lib" "$bin/sockbench" "$m" 1000
+        case $m in
+            tcp|conn) counts "$m" "program setting options itself" "${base_env[@]}" "${st[@]}" "$bin/sockbench" "$m" 1000 self $idle $intvl $cnt ;;
+            *) counts "$m" "without kashim" "${base_env[@]}" "${st[@]}" "$bin/sockbench" "$m" 1000 ;;
+        esac
+    done
+    echo "conn: 4 setsockopt per client plus 4 once on the listener; the other 1000 are the benchmark's"
+    echo "own SO_LINGER (reset on close: no TIME_WAIT), in both variants. close counts include start-up's."
+else
+    echo
+    echo "(strace missing or not permitted: system-call counts not shown)"
+fi
+
+if [ "$missed" = 1 ]; then
+    echo
+    echo "At least one target was missed (see the 'met' column)."
+fi
+exit 0
