@@ -104,7 +104,6 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-
 # Table row: mark, id, title, expected, observed. Only ASCII goes into padded columns
 # (printf pads by bytes).
 row() { printf ' %s %-3s %-40s %-19s %s\n' "$1" "$2" "$3" "$4" "$5"; }
@@ -146,6 +145,9 @@ fi
 # ---------------------------------------------------------------------------------------
 # Inside: this shell is pid 1 of the lab and lives in the firewall's network namespace.
 set -e
+# A machine that cannot build the lab (no conntrack module in a container, an old ip...)
+# is a missing dependency, not a kashim failure: every scenario is skipped with the reason.
+trap 'skip_all "lab setup failed: $BASH_COMMAND (error above)"' ERR
 T_START=$EPOCHREALTIME
 PY=$(python3 -c 'import sys; print(sys.executable)')   # skip wrappers such as pyenv shims
 
@@ -167,9 +169,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "interrupted"; exit 130' INT TERM
-# A machine that cannot build the lab (no conntrack module in a container, an old ip...)
-# is a missing dependency, not a kashim failure: every scenario is skipped with the reason.
-trap 'skip_all "lab setup failed: $BASH_COMMAND (error above)"' ERR
 
 ip link set lo up
 ip netns add crawler
