@@ -12,12 +12,14 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -32,9 +34,12 @@ static void mark(const char *what, const char *name)
 
 static void die(const char *what) { fprintf(stderr, "sysprobe: %s: %s\n", what, strerror(errno)); exit(2); }
 
+/* A TCP socket, with the options set by the program itself in "self" mode. Returns -1 only for
+ * AF_INET6 where the host has no IPv6 (the test then reports a skip). */
 static int tcp_socket(int dom, int type, int proto)
 {
     int fd = socket(dom, type, proto);
+    if (fd < 0 && dom == AF_INET6 && errno == EAFNOSUPPORT) return -1;
     if (fd < 0) die("socket");
     if (self_opts) {
         int one = 1;
@@ -86,6 +91,59 @@ static void conn(void)
     mark("end", "close");
 }
 
+/* connect() on sockets kashim leaves alone: UDP to loopback, and a Unix stream pair (abstract name). */
+static void connect_plain(void)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    if (u < 0) die("socket");
+    mark("begin", "udp4-connect");
+    if (connect(u, (struct sockaddr *)&sa, sizeof sa)) die("connect udp");
+    mark("end", "udp4-connect");
+    close(u);
+
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    snprintf(un.sun_path + 1, sizeof un.sun_path - 1, "kashim-sysprobe-%d", (int)getpid());
+    socklen_t ulen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(un.sun_path + 1));
+    int l = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (l < 0 || c < 0 || bind(l, (struct sockaddr *)&un, ulen) || listen(l, 1)) die("unix listen");
+    mark("begin", "unix-connect-accept");
+    if (connect(c, (struct sockaddr *)&un, ulen)) die("connect unix");
+    int a = accept(l, NULL, NULL);
+    if (a < 0) die("accept unix");
+    mark("end", "unix-connect-accept");
+    close(a); close(c); close(l);
+}
+
+/* TCP sockets kashim did not create (made with a raw system call, like a socket inherited across
+ * exec): it configures them at connect() and on each accept() instead. */
+static void foreign(void)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof sa;
+    int l = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) || listen(l, 8) ||
+        getsockname(l, (struct sockaddr *)&sa, &len))
+        die("foreign listen");
+    int c = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+    if (c < 0) die("foreign socket");
+    mark("begin", "foreign-connect");
+    if (connect(c, (struct sockaddr *)&sa, sizeof sa)) die("connect");
+    mark("end", "foreign-connect");
+    mark("begin", "foreign-accept");
+    int a = accept(l, NULL, NULL);
+    if (a < 0) die("accept");
+    mark("end", "foreign-accept");
+    /* A second connection to the same foreign listener, from a client kashim created. */
+    int c2 = socket(AF_INET, SOCK_STREAM, 0);
+    if (c2 < 0 || connect(c2, (struct sockaddr *)&sa, sizeof sa)) die("connect 2");
+    mark("begin", "foreign-accept-again");
+    int a2 = accept(l, NULL, NULL);
+    if (a2 < 0) die("accept 2");
+    mark("end", "foreign-accept-again");
+    close(a2); close(c2); close(a); close(c); close(l);
+}
+
 /* The program's own keepalive calls on a TCP socket (for KASHIM_FORCE). */
 static void own_opts(void)
 {
@@ -113,13 +171,15 @@ int main(int argc, char **argv)
         const char *s = argv[i];
         if (strcmp(s, "conn") == 0) { conn(); continue; }
         if (strcmp(s, "own-opts") == 0) { own_opts(); continue; }
+        if (strcmp(s, "connect-plain") == 0) { connect_plain(); continue; }
+        if (strcmp(s, "foreign") == 0) { foreign(); continue; }
         mark("begin", s);
         if (strcmp(s, "tcp4") == 0) close(tcp_socket(AF_INET, SOCK_STREAM, 0));
         else if (strcmp(s, "tcp4-flags") == 0) close(tcp_socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
         else if (strcmp(s, "tcp4-proto") == 0) close(tcp_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP));
-        else if (strcmp(s, "tcp6") == 0) close(tcp_socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        else if (strcmp(s, "tcp6") == 0) { int fd = tcp_socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0); if (fd >= 0) close(fd); }
         else if (strcmp(s, "udp4") == 0) plain(AF_INET, SOCK_DGRAM, 0, 1);
-        else if (strcmp(s, "udp6") == 0) plain(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0, 1);
+        else if (strcmp(s, "udp6") == 0) plain(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0, 0);
         else if (strcmp(s, "unix-stream") == 0) plain(AF_UNIX, SOCK_STREAM, 0, 1);
         else if (strcmp(s, "unix-dgram") == 0) plain(AF_UNIX, SOCK_DGRAM, 0, 1);
         else if (strcmp(s, "unix-seqpacket") == 0) plain(AF_UNIX, SOCK_SEQPACKET, 0, 1);

@@ -53,10 +53,10 @@ if ! { build "$bin/sysprobe" "$src/sysprobe.c" && build "$bin/empty" "$src/empty
 fi
 
 scenarios=(tcp4 tcp4-flags tcp4-proto tcp6 udp4 udp6 unix-stream unix-dgram unix-seqpacket
-           raw4-tcp inet-seqpacket tcp4-fails conn own-opts)
+           raw4-tcp inet-seqpacket tcp4-fails conn connect-plain foreign own-opts)
 tcp_regions=(tcp4 tcp4-flags tcp4-proto tcp6 listener client)
 plain_regions=(udp4 udp6 unix-stream unix-dgram unix-seqpacket raw4-tcp inet-seqpacket tcp4-fails
-               connect accept accept4 close own-opts)
+               connect accept accept4 close udp4-connect unix-connect-accept own-opts)
 
 # trace OUT LIB [VAR=VAL...] -- PROG [ARGS...]: strace PROG with a clean environment (so no stray
 # KASHIM_* from the caller's shell, including test.sh's own KASHIM_ROOT/KASHIM_LIB, reaches it) and
@@ -68,14 +68,14 @@ trace() {
     shift
     local pre=()
     [ -n "$lib" ] && pre=(-E "LD_PRELOAD=$lib")
-    env -i PATH="$PATH" "${vars[@]}" strace -f -qq -o "$out" "${pre[@]}" "$@" >/dev/null 2>"$out.err"
+    env -i PATH="$PATH" "${vars[@]}" strace -f -qq -s 256 -o "$out" "${pre[@]}" "$@" >/dev/null 2>"$out.err"
 }
 
 # norm: strace lines without pid, alignment, port numbers, addresses, thread ids and random bytes
 # (they differ from run to run).
 norm() {
     sed -E 's/^[0-9]+ +//; s/\) +=  */) = /; s/htons\([0-9]+\)/htons(P)/g; s/0x[0-9a-f]+/0xX/g
-            s/^(set_tid_address\(.*\) = )[0-9]+$/\1N/; s/^getrandom\("[^"]*"/getrandom("R"/' "$1"
+            s/^(set_tid_address\(.*\) = )[0-9]+$/\1N/; s/^getrandom\("[^"]*"/getrandom("R"/; s/kashim-sysprobe-[0-9]+/kashim-sysprobe-PID/' "$1"
 }
 # region FILE NAME: the normalized calls between the markers of scenario NAME.
 region() {
@@ -116,6 +116,24 @@ cmp_region() {
     region "$ref" "$name" | expect "$opts" | canon >"$tmp/want"
     region "$test" "$name" | canon >"$tmp/got"
     if ! grep -q . "$tmp/want"; then echo "region $name missing from the reference trace"; return 1; fi
+    d=$(diff "$tmp/want" "$tmp/got" | grep '^[<>]' | sed 's/^</-/; s/^>/+/' | head -n 6 | tr '\n' ';')
+    [ -z "$d" ] && return 0
+    echo "$name: $d"
+    return 1
+}
+# cmp_foreign REF TEST NAME connect|accept QUERIES: a TCP socket kashim did not create (made with a
+# raw system call, like one inherited across exec) gets the 4 default options at connect() / on the
+# accepted socket. QUERIES=yes also allows getsockopt calls (kashim asking the kernel what the socket
+# is); QUERIES=no allows nothing but the 4 options. Order-insensitive.
+cmp_foreign() {
+    local ref=$1 test=$2 name=$3 how=$4 queries=$5 fd d
+    region "$ref" "$name" >"$tmp/want.raw"
+    if [ "$how" = connect ]; then fd=$(sed -n 's/^connect(\([0-9]*\),.*/\1/p' "$tmp/want.raw")
+    else fd=$(sed -n 's/^accept(.*) = \([0-9]*\)$/\1/p' "$tmp/want.raw"); fi
+    if [ -z "$fd" ]; then echo "region $name missing from the reference trace"; return 1; fi
+    { cat "$tmp/want.raw"; echo "socket() = $fd"; } | expect "$defaults" | grep -v '^socket() = ' | LC_ALL=C sort >"$tmp/want"
+    if [ "$queries" = yes ]; then region "$test" "$name" | grep -v '^getsockopt(' | LC_ALL=C sort >"$tmp/got"
+    else region "$test" "$name" | LC_ALL=C sort >"$tmp/got"; fi
     d=$(diff "$tmp/want" "$tmp/got" | grep '^[<>]' | sed 's/^</-/; s/^>/+/' | head -n 6 | tr '\n' ';')
     [ -z "$d" ] && return 0
     echo "$name: $d"
@@ -216,6 +234,9 @@ fi
 # --- kashim ------------------------------------------------------------------------------------
 run_probe "$tmp/k-def" "$lib"
 for r in "${tcp_regions[@]}"; do
+    if ! region "$tmp/ref" "$r" | grep -Eq '^socket\(.*\) = [0-9]+$'; then
+        skip "syscalls-tcp-$r-adds-4-default-options" "no socket could be created here (no IPv6?)"; continue
+    fi
     if out=$(cmp_region "$tmp/ref" "$tmp/k-def" "$r" "$defaults"); then
         pass "syscalls-tcp-$r-adds-4-default-options"
     else fail "syscalls-tcp-$r-adds-4-default-options" "$out"; fi
@@ -224,6 +245,17 @@ echo "tcp4 under kashim: $(opts_summary "$tmp/k-def" tcp4)"
 for r in "${plain_regions[@]}"; do
     if out=$(cmp_region "$tmp/ref" "$tmp/k-def" "$r" ""); then pass "syscalls-$r-adds-nothing"
     else fail "syscalls-$r-adds-nothing" "$out"; fi
+done
+
+# TCP sockets kashim did not create: configured once, at connect() / accept().
+if out=$(cmp_foreign "$tmp/ref" "$tmp/k-def" foreign-connect connect yes); then pass syscalls-foreign-socket-gets-4-options-at-connect
+else fail syscalls-foreign-socket-gets-4-options-at-connect "$out"; fi
+if out=$(cmp_foreign "$tmp/ref" "$tmp/k-def" foreign-accept accept yes); then pass syscalls-foreign-listener-accepted-socket-gets-4-options
+else fail syscalls-foreign-listener-accepted-socket-gets-4-options "$out"; fi
+if out=$(cmp_foreign "$tmp/ref" "$tmp/k-def" foreign-accept-again accept no); then pass syscalls-foreign-listener-second-accept-adds-exactly-4
+else fail syscalls-foreign-listener-second-accept-adds-exactly-4 "$out"; fi
+for r in foreign-connect foreign-accept foreign-accept-again; do
+    echo "$r under kashim: $(opts_summary "$tmp/k-def" "$r"), $(region "$tmp/k-def" "$r" | grep -c '^getsockopt(') getsockopt"
 done
 
 # The whole loopback connect/accept exchange under kashim = the program setting the options itself.
@@ -319,6 +351,8 @@ detected() {
     else pass "syscalls-selfcheck-detects-$name"; echo "  seen: $(head -n 1 <<<"$out" | cut -c1-150)"; fi
 }
 detected no-library check_probe "$tmp/ref" "$tmp/ref" "$defaults"
+detected foreign-not-configured cmp_foreign "$tmp/ref" "$tmp/ref" foreign-accept-again accept no
+detected foreign-left-alone-by-stand-in cmp_foreign "$tmp/ref" "$tmp/m-good" foreign-connect connect yes
 for f in all-sockets on-connect on-accept three; do
     run_probe "$tmp/m-$f" "$mut" "MUTANT_FAULT=$f"
     detected "$f" check_probe "$tmp/ref" "$tmp/m-$f" "$defaults"
