@@ -263,6 +263,7 @@ else
     echo "(strace missing or not permitted: system-call counts not shown)"
 fi
 
+[ "$rounds" -lt 15 ] && { echo; echo "(only $rounds rounds: a smoke run; the ratios are too noisy to judge the targets, run without --quick for that)"; }
 if [ "$missed" = 1 ]; then
     echo
     echo "At least one target was missed (see the 'met' column)."
