@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
         --rounds) rounds=${2:?--rounds needs a number}; shift ;;
         --python) py=${2:?--python needs a path}; shift ;;
         --no-callgrind) callgrind=0 ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
