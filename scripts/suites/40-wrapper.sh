@@ -307,6 +307,29 @@ EOF
         else
             skip wrapper-filecaps-warning "needs setcap and setpriv (libcap2-bin, util-linux) and a checkout readable by nobody"
         fi
+
+        # README recipe: /etc/ld.so.preload. Tried in a private mount namespace where a copy of /etc
+        # (on a tmpfs) is mounted over /etc, so the machine's own /etc is never touched. Without any
+        # LD_PRELOAD variable the dynamic program gets keepalive, and so does the setuid one (the
+        # system-wide list is trusted in secure-execution mode); a static one still does not.
+        if command -v unshare >/dev/null 2>&1; then
+            host_preload=$(cat /etc/ld.so.preload 2>/dev/null)
+            mkdir -p "$work/etc"
+            echo "$LIB" >"$work/preload"
+            # shellcheck disable=SC2016 # expanded by the inner bash
+            run unshare -m --propagation private bash -c '
+                mount -t tmpfs kashim-test "$1/etc" && cp -a /etc/. "$1/etc/" &&
+                cp "$1/preload" "$1/etc/ld.so.preload" && mount --bind "$1/etc" /etc &&
+                "$1/ka-dyn" && "$1/ka-suid" && { [ ! -x "$1/ka-static" ] || "$1/ka-static"; }' _ "$work"
+            expect="keepalive=1
+keepalive=1"
+            [ -x "$work/ka-static" ] && expect+=$'\nkeepalive=0'
+            if [ "$rc" = 0 ] && [ "$(out)" = "$expect" ] && [ "$(cat /etc/ld.so.preload 2>/dev/null)" = "$host_preload" ]; then
+                pass recipe-ld-so-preload
+            else fail recipe-ld-so-preload "exit $rc, printed '$(out | tr '\n' ' ')' $(err)"; fi
+        else
+            skip recipe-ld-so-preload "unshare not installed (util-linux)"
+        fi
     fi
 fi
 
