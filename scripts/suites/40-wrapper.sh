@@ -297,15 +297,19 @@ EOF
         grp=$(id -gn nobody 2>/dev/null)
         cp "$work/ka-dyn" "$work/ka-sgid"; chgrp "$grp" "$work/ka-sgid"; chmod 2755 "$work/ka-sgid"
         warn_case wrapper-setgid-warning setgid 0 "$K" "$work/ka-sgid"
+        # The checkout may sit where nobody cannot read (/root): nobody runs an installed-layout copy.
+        mkdir -p "$work/nb/bin" "$work/nb/lib"
+        cp "$K" "$work/nb/bin/kashim"; cp "$LIB" "$work/nb/lib/libkashim.so"
+        chmod -R a+rX "$work/nb"
         if command -v setcap >/dev/null 2>&1 && command -v setpriv >/dev/null 2>&1 &&
-            setpriv --reuid nobody --regid "$grp" --clear-groups test -r "$LIB" -a -x "$K"; then
+            setpriv --reuid nobody --regid "$grp" --clear-groups test -x "$work/nb/bin/kashim"; then
             cp "$work/ka-dyn" "$work/ka-cap"; setcap cap_net_raw+ep "$work/ka-cap"
             # Root gains nothing from file capabilities (no secure mode); another user does.
             warn_case wrapper-filecaps-root-no-warning none 1 "$K" "$work/ka-cap"
             warn_case wrapper-filecaps-warning "file capabilities" 0 \
-                setpriv --reuid nobody --regid "$grp" --clear-groups "$K" "$work/ka-cap"
+                setpriv --reuid nobody --regid "$grp" --clear-groups "$work/nb/bin/kashim" "$work/ka-cap"
         else
-            skip wrapper-filecaps-warning "needs setcap and setpriv (libcap2-bin, util-linux) and a checkout readable by nobody"
+            skip wrapper-filecaps-warning "needs setcap and setpriv (libcap2-bin, util-linux)"
         fi
 
         # README recipe: /etc/ld.so.preload. Tried in a private mount namespace where a copy of /etc
@@ -457,6 +461,14 @@ EOF
     }
     inspect_case wrapper-inspect-with-kashim 6 "$K" --idle 30
     inspect_case wrapper-inspect-without-kashim 0 env
+    # A process in its own network namespace (a container's, say) is inspected from outside:
+    # its connections exist only in its namespace's table, which /proc/PID/net shows.
+    if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1 && command -v ip >/dev/null 2>&1; then
+        # shellcheck disable=SC2016 # expanded by sh
+        inspect_case wrapper-inspect-other-netns 6 unshare -n sh -c 'ip link set lo up && exec "$@"' sh "$K" --idle 30
+    else
+        skip wrapper-inspect-other-netns "needs root, unshare (util-linux) and ip (iproute2)"
+    fi
     sh -c : & dead=$!; wait "$dead"
     run "$K" --inspect "$dead"
     if [ "$rc" = 1 ] && grep -q 'no such process' "$work/err"; then pass wrapper-inspect-no-process
