@@ -502,10 +502,9 @@ if ! command -v cargo >/dev/null 2>&1; then
     skip wrapper-builds-library "cargo not installed"
 else
     tree=$work/tree
-    mkdir -p "$tree/scripts"
-    cp -r "$KASHIM_ROOT/Cargo.toml" "$KASHIM_ROOT/src" "$tree/"
-    [ -f "$KASHIM_ROOT/Cargo.lock" ] && cp "$KASHIM_ROOT/Cargo.lock" "$tree/"
-    cp "$K" "$tree/scripts/kashim"
+    mkdir -p "$tree"
+    # The whole checkout except its build output and history.
+    tar -C "$KASHIM_ROOT" --exclude=./target --exclude=./.git -cf - . | tar -C "$tree" -xf -
     # Offline: the crates are already in cargo's cache from the main build.
     rm -f "$work/ran"
     CARGO_NET_OFFLINE=true timeout 600 "$tree/scripts/kashim" --idle 30 touch "$work/ran" >"$work/out" 2>"$work/err" </dev/null
