@@ -15,7 +15,7 @@
 # Nothing here is a test: the exact system-call counts are asserted in scripts/suites/60-syscalls.sh.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
-lib=${KASHIM_LIB:-$root/target/release/libkashim.so}
+lib=${LIBKASHIM:-$root/target/release/libkashim.so}
 src=$root/c-tests/bench
 bin=$root/c-tests/bin
 

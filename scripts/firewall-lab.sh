@@ -6,7 +6,7 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 LAB="$HERE/lab"
-KASHIM_LIB=${KASHIM_LIB:-$ROOT/target/release/libkashim.so}
+LIBKASHIM=${LIBKASHIM:-$ROOT/target/release/libkashim.so}
 
 # Timers: small enough that the whole lab runs in ~15 s, far enough apart that scheduling
 # noise on a busy 2-core machine cannot flip a result.
@@ -64,7 +64,7 @@ Options:
   -h, --help        this text
 
 Needs: root (namespaces, nftables), nft (nftables), ip (iproute2), unshare and timeout
-(util-linux, coreutils), python3, libkashim.so (\$KASHIM_LIB, default
+(util-linux, coreutils), python3, libkashim.so (\$LIBKASHIM, default
 target/release/libkashim.so: cargo build --release); java 11+ and node for 6a/6b.
 Nothing leaves the lab's namespaces; everything stops by itself and is cleaned up on
 exit or Ctrl-C.
@@ -233,7 +233,7 @@ vanish() {
 }
 
 lib_env() {   # env(1) arguments that put a program under kashim
-    printf '%s\n' "LD_PRELOAD=$KASHIM_LIB" "KASHIM_IDLE=$K_IDLE" "KASHIM_INTERVAL=$K_INTVL" \
+    printf '%s\n' "LD_PRELOAD=$LIBKASHIM" "KASHIM_IDLE=$K_IDLE" "KASHIM_INTERVAL=$K_INTVL" \
         "KASHIM_COUNT=$K_COUNT" "KASHIM_LOG=info"
 }
 
@@ -375,8 +375,8 @@ run_scenario() {
 # Which scenarios cannot run here?
 skip_reason() {
     local needs=$1
-    if [[ $needs == *kashim* ]] && [ "$without" = 0 ] && [ ! -f "$KASHIM_LIB" ]; then
-        echo "libkashim.so not found at $KASHIM_LIB (cargo build --release)"
+    if [[ $needs == *kashim* ]] && [ "$without" = 0 ] && [ ! -f "$LIBKASHIM" ]; then
+        echo "libkashim.so not found at $LIBKASHIM (cargo build --release)"
     elif [[ $needs == *java* ]] && ! command -v java >/dev/null; then
         echo "java not found (install a JDK 11 or later)"
     elif [[ $needs == *node* ]] && ! command -v node >/dev/null; then

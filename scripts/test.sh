@@ -11,8 +11,8 @@
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
-export KASHIM_ROOT="$root"
-export KASHIM_LIB="$root/target/release/libkashim.so"
+export LIBKASHIM_ROOT="$root"
+export LIBKASHIM="$root/target/release/libkashim.so"
 
 passed=0 failed=0 skipped=0
 failures=()

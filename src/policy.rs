@@ -77,6 +77,18 @@ pub fn options_to_apply(config: &Config) -> ([(KeepaliveOption, c_int); 5], usiz
     (options, len)
 }
 
+/// Would the kernel accept `value` for this option (net/ipv4/tcp.c)? A FORCE'd call the kernel would
+/// reject is not swallowed, so the program still gets its EINVAL.
+pub fn kernel_accepts(option: KeepaliveOption, value: c_int) -> bool {
+    let seconds_max = crate::config::KEEPALIVE_SECONDS_MAX as c_int;
+    match option {
+        KeepaliveOption::KeepAlive => true,
+        KeepaliveOption::Idle | KeepaliveOption::Interval => (1..=seconds_max).contains(&value),
+        KeepaliveOption::Count => (1..=crate::config::COUNT_MAX as c_int).contains(&value),
+        KeepaliveOption::UserTimeout => value >= 0,
+    }
+}
+
 /// Does kashim set this option (so that FORCE protects it)?
 pub fn kashim_sets(option: KeepaliveOption, config: &Config) -> bool {
     option != KeepaliveOption::UserTimeout || config.user_timeout_ms.is_some()

@@ -66,11 +66,12 @@ pub fn decide(
             return SetsockoptAction::PassThrough;
         };
         let action = policy::on_setsockopt(fd_table::get(fd), Some(option), config);
-        // A malformed call is not swallowed: the kernel gives it the error it deserves
-        // (EFAULT, EINVAL) and, failing, it changes nothing.
-        let well_formed = !value.is_null() && value_len as usize >= std::mem::size_of::<c_int>();
         match action {
-            SetsockoptAction::Swallow if !well_formed => SetsockoptAction::PassThrough,
+            // A call the kernel would reject is not swallowed: it gets the kernel's own error
+            // (EFAULT, EINVAL) and, failing, changes nothing.
+            SetsockoptAction::Swallow if !kernel_would_accept(option, value, value_len) => {
+                SetsockoptAction::PassThrough
+            }
             SetsockoptAction::Swallow => {
                 debug!(
                     config,
@@ -90,4 +91,18 @@ pub fn decide(
             SetsockoptAction::PassThrough => action,
         }
     })
+}
+
+fn kernel_would_accept(
+    option: policy::KeepaliveOption,
+    value: *const c_void,
+    value_len: socklen_t,
+) -> bool {
+    if value.is_null() || (value_len as usize) < std::mem::size_of::<c_int>() {
+        return false;
+    }
+    // SAFETY: non-null and at least an int long, as the caller promised the kernel; the program's
+    // buffer need not be aligned.
+    let value = unsafe { std::ptr::read_unaligned(value.cast::<c_int>()) };
+    policy::kernel_accepts(option, value)
 }

@@ -1,7 +1,7 @@
 # Helpers shared by scripts/suites/*.sh. Source it; it defines pass/fail/skip and need.
 # Result protocol (read by scripts/test.sh): PASS <name> | FAIL <name>: <why> | SKIP <name>: <why>
-KASHIM_ROOT=${KASHIM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-KASHIM_LIB=${KASHIM_LIB:-$KASHIM_ROOT/target/release/libkashim.so}
+LIBKASHIM_ROOT=${LIBKASHIM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+LIBKASHIM=${LIBKASHIM:-$LIBKASHIM_ROOT/target/release/libkashim.so}
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: ${2:-failed}"; }
 skip() { echo "SKIP $1: ${2:-skipped}"; }

@@ -9,9 +9,9 @@ set -u
 
 # test.sh exports these two; the library would warn about them as unknown KASHIM_ names in every
 # program started here, so they stay shell variables only.
-export -n KASHIM_ROOT KASHIM_LIB
-K=$KASHIM_ROOT/scripts/kashim
-LIB=$KASHIM_LIB
+export -n LIBKASHIM_ROOT LIBKASHIM
+K=$LIBKASHIM_ROOT/scripts/kashim
+LIB=$LIBKASHIM
 work=$(mktemp -d)
 chmod 755 "$work"   # the secure-execution checks run programs from here as nobody
 pids=()
@@ -57,7 +57,7 @@ print(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), s.getsockopt(T, sock
       s.getsockopt(T, socket.TCP_USER_TIMEOUT), os.environ.get("LD_PRELOAD", "-"))
 EOF
 
-version=$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$KASHIM_ROOT/Cargo.toml" | head -n 1)
+version=$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$LIBKASHIM_ROOT/Cargo.toml" | head -n 1)
 
 # ---------------------------------------------------------------- help and version
 run "$K" --help
@@ -504,7 +504,7 @@ else
     tree=$work/tree
     mkdir -p "$tree"
     # The whole checkout except its build output and history.
-    tar -C "$KASHIM_ROOT" --exclude=./target --exclude=./.git -cf - . | tar -C "$tree" -xf -
+    tar -C "$LIBKASHIM_ROOT" --exclude=./target --exclude=./.git -cf - . | tar -C "$tree" -xf -
     # Offline: the crates are already in cargo's cache from the main build.
     rm -f "$work/ran"
     CARGO_NET_OFFLINE=true timeout 600 "$tree/scripts/kashim" --idle 30 touch "$work/ran" >"$work/out" 2>"$work/err" </dev/null
@@ -522,7 +522,7 @@ mkdir -p "$dest$prefix/lib"
 echo keep >"$dest$prefix/lib/other.so"   # someone else's file: must survive everything
 snapshot() { (cd "$dest" && find . -type f | sort); }
 before=$(snapshot)
-run env DESTDIR="$dest" PREFIX="$prefix" "$KASHIM_ROOT/scripts/install.sh"
+run env DESTDIR="$dest" PREFIX="$prefix" "$LIBKASHIM_ROOT/scripts/install.sh"
 added=$(comm -13 <(echo "$before") <(snapshot) | tr '\n' ' ')
 expected_out="installed $dest$prefix/lib/libkashim.so
 installed $dest$prefix/bin/kashim"
@@ -545,7 +545,7 @@ fi
 
 # Reinstalling replaces the library by rename (a new inode), never by rewriting the mapped file.
 ino1=$(stat -c %i "$dest$prefix/lib/libkashim.so")
-run env DESTDIR="$dest" PREFIX="$prefix" "$KASHIM_ROOT/scripts/install.sh"
+run env DESTDIR="$dest" PREFIX="$prefix" "$LIBKASHIM_ROOT/scripts/install.sh"
 ino2=$(stat -c %i "$dest$prefix/lib/libkashim.so")
 leftovers=$(find "$dest" -name '*.new.*' | wc -l)
 if [ "$rc" = 0 ] && [ "$ino1" != "$ino2" ] && [ "$leftovers" = 0 ]; then pass install-replaces-atomically
@@ -554,28 +554,28 @@ else fail install-replaces-atomically "exit $rc, inode $ino1 -> $ino2, $leftover
 # --uninstall refuses while ld.so.preload names the library, then removes exactly the two files.
 mkdir -p "$dest/etc"
 echo "$prefix/lib/libkashim.so" >"$dest/etc/ld.so.preload"
-run env DESTDIR="$dest" PREFIX="$prefix" "$KASHIM_ROOT/scripts/install.sh" --uninstall
+run env DESTDIR="$dest" PREFIX="$prefix" "$LIBKASHIM_ROOT/scripts/install.sh" --uninstall
 if [ "$rc" != 0 ] && [ -f "$dest$prefix/lib/libkashim.so" ] && grep -q 'ld.so.preload' "$work/err"; then
     pass install-uninstall-refuses-while-preloaded
 else fail install-uninstall-refuses-while-preloaded "exit $rc $(err)"; fi
 rm -rf "${dest:?}/etc"
-run env DESTDIR="$dest" PREFIX="$prefix" "$KASHIM_ROOT/scripts/install.sh" --uninstall
+run env DESTDIR="$dest" PREFIX="$prefix" "$LIBKASHIM_ROOT/scripts/install.sh" --uninstall
 expected_out="removed $dest$prefix/bin/kashim
 removed $dest$prefix/lib/libkashim.so"
 if [ "$rc" = 0 ] && [ "$(out)" = "$expected_out" ] && [ "$(snapshot)" = "$before" ]; then pass install-uninstall-exact
 else fail install-uninstall-exact "exit $rc, printed '$(out)', files now: $(snapshot | tr '\n' ' ')"; fi
-run env DESTDIR="$dest" PREFIX="$prefix" "$KASHIM_ROOT/scripts/install.sh" --uninstall
+run env DESTDIR="$dest" PREFIX="$prefix" "$LIBKASHIM_ROOT/scripts/install.sh" --uninstall
 if [ "$rc" = 0 ] && [ "$(out | grep -c '^not installed: ')" = 2 ]; then pass install-uninstall-again
 else fail install-uninstall-again "exit $rc, printed '$(out)'"; fi
 
-run env DESTDIR="$dest" PREFIX="/opt/my kashim" "$KASHIM_ROOT/scripts/install.sh"
+run env DESTDIR="$dest" PREFIX="/opt/my kashim" "$LIBKASHIM_ROOT/scripts/install.sh"
 if [ "$rc" != 0 ] && grep -q 'spaces or colons' "$work/err" && [ ! -e "$dest/opt/my kashim" ]; then
     pass install-refuses-bad-prefix
 else fail install-refuses-bad-prefix "exit $rc $(err)"; fi
 
 # ---------------------------------------------------------------- lint
 if command -v shellcheck >/dev/null 2>&1; then
-    run shellcheck -x "$K" "$KASHIM_ROOT/scripts/install.sh" "$0"
+    run shellcheck -x "$K" "$LIBKASHIM_ROOT/scripts/install.sh" "$0"
     if [ "$rc" = 0 ]; then pass wrapper-shellcheck
     else fail wrapper-shellcheck "$(out | head -n 5 | tr '\n' ' ')"; fi
 else

@@ -11,7 +11,7 @@ set -u
 # shellcheck source=scripts/lib/suite.sh
 . "$(dirname "$0")/../lib/suite.sh"
 
-lab=$KASHIM_ROOT/scripts/firewall-lab.sh
+lab=$LIBKASHIM_ROOT/scripts/firewall-lab.sh
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kashim-firewall-lab.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 

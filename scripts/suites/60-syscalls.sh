@@ -15,8 +15,8 @@ set -u
 # shellcheck source=scripts/lib/suite.sh
 . "$(dirname "$0")/../lib/suite.sh"
 
-bin=$KASHIM_ROOT/c-tests/bin
-src=$KASHIM_ROOT/c-tests/bench
+bin=$LIBKASHIM_ROOT/c-tests/bin
+src=$LIBKASHIM_ROOT/c-tests/bench
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kashim-syscalls.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
@@ -34,8 +34,8 @@ if [ -n "$need_skip" ]; then
     skip syscalls "$need_skip"
     exit 0
 fi
-if [ ! -f "$KASHIM_LIB" ]; then
-    fail syscalls "library not built: $KASHIM_LIB"
+if [ ! -f "$LIBKASHIM" ]; then
+    fail syscalls "library not built: $LIBKASHIM"
     exit 0
 fi
 
@@ -59,7 +59,7 @@ plain_regions=(udp4 udp6 unix-stream unix-dgram unix-seqpacket raw4-tcp inet-seq
                connect accept accept4 close udp4-connect unix-connect-accept own-opts)
 
 # trace OUT LIB [VAR=VAL...] -- PROG [ARGS...]: strace PROG with a clean environment (so no stray
-# KASHIM_* from the caller's shell, including test.sh's own KASHIM_ROOT/KASHIM_LIB, reaches it) and
+# KASHIM_* from the caller's shell, including test.sh's own LIBKASHIM_ROOT/LIBKASHIM, reaches it) and
 # LD_PRELOAD=LIB given to the traced program only ("" = no preload).
 trace() {
     local out=$1 lib=$2; shift 2
@@ -217,7 +217,7 @@ count_calls() {
     awk -v n="$2" '$NF == n && $4 ~ /^[0-9]+$/ { c = $4 } END { print c + 0 }' "$1"
 }
 
-lib=$KASHIM_LIB
+lib=$LIBKASHIM
 mut=$bin/mutant-shim.so
 defaults="60 10 6 0"
 

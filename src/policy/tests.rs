@@ -255,3 +255,19 @@ fn accept_inherits_from_known_listeners_without_syscalls() {
     );
     assert_eq!(listener_state(ForeignVerdict::NotTcp), FdState::NotTcp);
 }
+
+#[test]
+fn kernel_ranges() {
+    use KeepaliveOption::*;
+    assert!(kernel_accepts(KeepAlive, 0) && kernel_accepts(KeepAlive, -5));
+    for option in [Idle, Interval] {
+        assert!(kernel_accepts(option, 1) && kernel_accepts(option, 32767));
+        assert!(
+            !kernel_accepts(option, 0)
+                && !kernel_accepts(option, 32768)
+                && !kernel_accepts(option, -1)
+        );
+    }
+    assert!(kernel_accepts(Count, 127) && !kernel_accepts(Count, 128) && !kernel_accepts(Count, 0));
+    assert!(kernel_accepts(UserTimeout, 0) && !kernel_accepts(UserTimeout, -1));
+}

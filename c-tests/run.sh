@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds the C test programs and runs each under LD_PRELOAD=libkashim.so in the situations it is
+# meant for. Prints PASS/FAIL/SKIP lines for scripts/test.sh. Usage: c-tests/run.sh [LIB]
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+lib=${1:-${LIBKASHIM:-$here/../target/release/libkashim.so}}
+bin=$here/bin
+mkdir -p "$bin"
+
+if ! command -v gcc >/dev/null; then
+    echo "SKIP c-tests: gcc not found"
+    exit 0
+fi
+build() { # name sources...
+    local name=$1; shift
+    gcc -O1 -Wall -Werror -pthread -o "$bin/$name" "$@" 2>&1 || echo "FAIL build $name: gcc failed"
+}
+for t in socket_test connect_test accept_test setsockopt_test threads_test fork_test highfd_test errno_probe; do
+    build "$t" "$here/$t.c"
+done
+gcc -O1 -Wall -Werror -shared -fPIC -o "$bin/libctor_lib.so" "$here/ctor_lib.c" || echo "FAIL build ctor_lib: gcc failed"
+build ctor_test "$here/ctor_test.c" -L"$bin" -lctor_lib -Wl,-rpath,"$bin"
+
+# run LABEL [VAR=value...] -- PROGRAM ARGS: under the shim, with a clean KASHIM_* environment.
+run() {
+    local label=$1; shift
+    local vars=()
+    while [ "$1" != "--" ]; do vars+=("$1"); shift; done
+    shift
+    env $(env | sed -n 's/^\(KASHIM_[^=]*\)=.*/-u \1/p') TEST_LABEL="$label" LD_PRELOAD="$lib" "${vars[@]}" "$@"
+}
+
+run socket -- "$bin/socket_test"
+run "socket, custom values" KASHIM_IDLE=2m KASHIM_INTERVAL=7 KASHIM_COUNT=3 \
+    EXPECT_IDLE=120 EXPECT_INTVL=7 EXPECT_CNT=3 -- "$bin/socket_test"
+run "socket, user timeout 1500ms" KASHIM_USER_TIMEOUT=1500ms EXPECT_UT=1500 -- "$bin/socket_test"
+run "socket, user timeout auto" KASHIM_USER_TIMEOUT=auto KASHIM_IDLE=5 KASHIM_INTERVAL=2 KASHIM_COUNT=4 \
+    EXPECT_IDLE=5 EXPECT_INTVL=2 EXPECT_CNT=4 EXPECT_UT=13000 -- "$bin/socket_test"
+run "socket, KASHIM_ENABLED=0" KASHIM_ENABLED=0 -- "$bin/socket_test" disabled
+run connect -- "$bin/connect_test"
+env TEST_LABEL="connect, inherited socket" "$bin/connect_test" inherited-parent "$lib"
+run accept -- "$bin/accept_test"
+env TEST_LABEL="accept, inherited listener" "$bin/accept_test" inherited-parent "$lib"
+run setsockopt -- "$bin/setsockopt_test"
+run "setsockopt, KASHIM_FORCE=1" KASHIM_FORCE=1 KASHIM_IDLE=45 EXPECT_IDLE=45 -- "$bin/setsockopt_test" force
+run threads -- "$bin/threads_test"
+run fork -- "$bin/fork_test"
+run "library constructor" -- "$bin/ctor_test"
+run "high descriptors" -- "$bin/highfd_test"
+
+# Controls: the checks must fail without the shim, or they prove nothing.
+control() { # label expected-failures-at-least program args
+    local label=$1 min=$2; shift 2
+    local n
+    n=$(env TEST_LABEL=x "$@" | grep -c '^FAIL')
+    if [ "$n" -ge "$min" ]; then echo "PASS control: $label fails without kashim ($n checks)"
+    else echo "FAIL control: $label: only $n checks failed without kashim, expected at least $min"; fi
+}
+control socket_test 6 "$bin/socket_test"
+control accept_test 4 "$bin/accept_test"
+control connect_test 3 "$bin/connect_test"
+control threads_test 1 "$bin/threads_test"
+
+# Invisible otherwise: every return value and errno identical with and without the shim.
+expected=$(env TEST_LABEL=x "$bin/errno_probe" 2>&1)
+for vars in "" "KASHIM_FORCE=1" "KASHIM_USER_TIMEOUT=auto KASHIM_LOG=debug"; do
+    # shellcheck disable=SC2086
+    got=$(run "errno" $vars -- "$bin/errno_probe" 2>/dev/null)
+    if [ "$got" = "$expected" ]; then
+        echo "PASS errno probe: $(echo "$expected" | wc -l) calls return the same values and errno${vars:+ with $vars}"
+    else
+        echo "FAIL errno probe${vars:+ with $vars}: differs from the run without kashim:"
+        diff <(echo "$expected") <(echo "$got") | sed 's/^/    /'
+    fi
+done
