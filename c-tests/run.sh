@@ -73,3 +73,47 @@ for vars in "" "KASHIM_FORCE=1" "KASHIM_USER_TIMEOUT=auto KASHIM_LOG=debug"; do
         diff <(echo "$expected") <(echo "$got") | sed 's/^/    /'
     fi
 done
+
+# Configuration messages: bad input gives exactly one clear line per problem on stderr, once per
+# process (socket_test makes ~16 sockets), and the program still runs with the rest applied.
+errfile=$(mktemp)
+trap 'rm -f "$errfile"' EXIT
+stderr_of() { # VAR=value... : runs socket_test; sets $got (its stderr) and $fails (failed checks)
+    fails=$(run "config" "$@" -- "$bin/socket_test" 2>"$errfile" | grep -c '^FAIL')
+    got=$(cat "$errfile")
+}
+expect_stderr() { # NAME EXPECTED-STDERR VAR=value...
+    local name=$1 expected=$2; shift 2
+    stderr_of "$@"
+    if [ "$got" = "$expected" ] && [ "$fails" = 0 ]; then
+        echo "PASS config: $name"
+    else
+        echo "FAIL config: $name: stderr was [$got], expected [$expected]; $fails socket checks failed"
+    fi
+}
+expect_stderr "no variables, no output" ""
+expect_stderr "bad KASHIM_IDLE: one line, default used, KASHIM_COUNT=3 still applies" \
+    'kashim: KASHIM_IDLE="abc" is not a duration (accepted: whole seconds from 1s to 32767s, e.g. 600, 30s, 10m, 1h); using the default 60s' \
+    KASHIM_IDLE=abc KASHIM_COUNT=3 EXPECT_CNT=3
+expect_stderr "out-of-range KASHIM_COUNT" \
+    'kashim: KASHIM_COUNT="500" is out of range (accepted: a whole number from 1 to 127); using the default 6' \
+    KASHIM_COUNT=500
+expect_stderr "empty KASHIM_INTERVAL" \
+    'kashim: KASHIM_INTERVAL="" is empty (accepted: whole seconds from 1s to 32767s, e.g. 600, 30s, 10m, 1h); using the default 10s' \
+    KASHIM_INTERVAL=
+expect_stderr "non-UTF-8 KASHIM_IDLE" \
+    'kashim: KASHIM_IDLE="\xff" is not valid UTF-8 (accepted: whole seconds from 1s to 32767s, e.g. 600, 30s, 10m, 1h); using the default 60s' \
+    "$(printf 'KASHIM_IDLE=\xff')"
+expect_stderr "non-UTF-8 unrelated variables do not matter" "" \
+    "$(printf 'JUNK=\xff\xfe')" "$(printf 'J\xffUNK=1')" KASHIM_IDLE=7 EXPECT_IDLE=7
+expect_stderr "unknown KASHIM_ name" \
+    'kashim: KASHIM_IDEL="5" is not a kashim variable (known: KASHIM_IDLE, KASHIM_INTERVAL, KASHIM_COUNT, KASHIM_USER_TIMEOUT, KASHIM_FORCE, KASHIM_ENABLED, KASHIM_LOG); ignored' \
+    KASHIM_IDEL=5
+expect_stderr "KASHIM_LOG=off silences even bad values" "" KASHIM_LOG=off KASHIM_IDLE=abc
+expect_stderr "KASHIM_LOG=info prints one start line" \
+    'kashim: active: TCP keepalive idle 60s, interval 10s, count 6, user timeout off, force off, log info' \
+    KASHIM_LOG=info
+stderr_of KASHIM_LOG=debug
+got=$(printf '%s\n' "$got" | grep -c 'socket: keepalive on')
+if [ "$got" -ge 6 ]; then echo "PASS config: KASHIM_LOG=debug logs every socket decision ($got TCP sockets)"
+else echo "FAIL config: KASHIM_LOG=debug logged $got TCP socket decisions, expected at least 6"; fi

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# An unmodified Python program under the shim, with default and custom settings, plus a control
+# run without the shim that must fail.
+set -u
+source "$(dirname "$0")/../lib/suite.sh"
+# The real interpreter, not a version-manager shim script (which would preload into bash too).
+python=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+if [ -z "$python" ]; then
+    skip python "python3 not found"
+    exit 0
+fi
+check_py="$LIBKASHIM_ROOT/c-tests/python_check.py"
+clean_env() { env $(env | sed -n 's/^\(KASHIM_[^=]*\)=.*/-u \1/p') "$@"; }
+clean_env TEST_LABEL=python LD_PRELOAD="$LIBKASHIM" "$python" "$check_py"
+clean_env TEST_LABEL="python, custom values" LD_PRELOAD="$LIBKASHIM" KASHIM_IDLE=30s KASHIM_INTERVAL=5 \
+    KASHIM_COUNT=4 KASHIM_USER_TIMEOUT=auto EXPECT_IDLE=30 EXPECT_INTVL=5 EXPECT_CNT=4 EXPECT_UT=50000 \
+    "$python" "$check_py"
+n=$(clean_env TEST_LABEL=x "$python" "$check_py" | grep -c '^FAIL')
+if [ "$n" -ge 6 ]; then pass "python control: the checks fail without kashim ($n)"
+else fail "python control" "only $n checks failed without kashim"; fi
