@@ -15,7 +15,7 @@ build() { # name sources...
     local name=$1; shift
     gcc -O1 -Wall -Werror -pthread -o "$bin/$name" "$@" 2>&1 || echo "FAIL build $name: gcc failed"
 }
-for t in socket_test connect_test accept_test setsockopt_test threads_test fork_test highfd_test errno_probe; do
+for t in socket_test connect_test accept_test setsockopt_test threads_test fork_test signal_test highfd_test errno_probe; do
     build "$t" "$here/$t.c"
 done
 gcc -O1 -Wall -Werror -shared -fPIC -o "$bin/libctor_lib.so" "$here/ctor_lib.c" || echo "FAIL build ctor_lib: gcc failed"
@@ -27,7 +27,12 @@ run() {
     local vars=()
     while [ "$1" != "--" ]; do vars+=("$1"); shift; done
     shift
-    env $(env | sed -n 's/^\(KASHIM_[^=]*\)=.*/-u \1/p') TEST_LABEL="$label" LD_PRELOAD="$lib" "${vars[@]}" "$@"
+    # A hang (deadlock) must fail the test, not stall the run.
+    timeout 120 env $(env | sed -n 's/^\(KASHIM_[^=]*\)=.*/-u \1/p') TEST_LABEL="$label" LD_PRELOAD="$lib" "${vars[@]}" "$@"
+    local status=$?
+    [ $status -eq 124 ] && echo "FAIL $label: timed out after 120 s (deadlock?)"
+    [ $status -gt 128 ] && echo "FAIL $label: killed by signal $((status - 128))"
+    return 0
 }
 
 run socket -- "$bin/socket_test"
@@ -45,6 +50,7 @@ run setsockopt -- "$bin/setsockopt_test"
 run "setsockopt, KASHIM_FORCE=1" KASHIM_FORCE=1 KASHIM_IDLE=45 EXPECT_IDLE=45 -- "$bin/setsockopt_test" force
 run threads -- "$bin/threads_test"
 run fork -- "$bin/fork_test"
+run "signal handler" -- "$bin/signal_test"
 run "library constructor" -- "$bin/ctor_test"
 run "high descriptors" -- "$bin/highfd_test"
 
