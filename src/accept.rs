@@ -4,7 +4,7 @@
 
 use crate::fd_table::{self, FdState};
 use crate::init::{active_config, guarded};
-use crate::policy::{self, AcceptAction, ForeignVerdict};
+use crate::policy::{self, AcceptAction};
 use crate::{debug, sockopt};
 use libc::c_int;
 
@@ -41,7 +41,17 @@ pub fn after_accept(listener: c_int, fd: c_int) {
         let Some(config) = active_config() else {
             return;
         };
-        let state = match policy::on_accept(fd_table::get(listener)) {
+        let mut listener_state = fd_table::get(listener);
+        if policy::on_accept(listener_state) == AcceptAction::InspectListener {
+            // First accept from a listener kashim has never seen: ask the kernel once, remember.
+            let Some(verdict) = sockopt::inspect(listener, config) else {
+                fd_table::set(fd, FdState::Unknown);
+                return;
+            };
+            listener_state = policy::listener_state(verdict);
+            fd_table::set(listener, listener_state);
+        }
+        let state = match policy::on_accept(listener_state) {
             AcceptAction::Inherit(state) => {
                 debug!(config, "fd {fd}: accepted from listener fd {listener}: inherits its settings ({state:?})");
                 state
@@ -50,20 +60,7 @@ pub fn after_accept(listener: c_int, fd: c_int) {
                 sockopt::configure(fd, config, "accept");
                 FdState::Configured
             }
-            AcceptAction::InspectListener => match sockopt::inspect(listener, config) {
-                None => FdState::Unknown,
-                Some(verdict) => {
-                    fd_table::set(listener, policy::listener_state(verdict));
-                    match verdict {
-                        ForeignVerdict::NotTcp => FdState::NotTcp,
-                        ForeignVerdict::ProgramOwned => FdState::ProgramOwned,
-                        ForeignVerdict::Configure => {
-                            sockopt::configure(fd, config, "accept");
-                            FdState::Configured
-                        }
-                    }
-                }
-            },
+            AcceptAction::InspectListener => FdState::Unknown, // not reached: inspected above
         };
         fd_table::set(fd, state);
     })
