@@ -103,7 +103,7 @@ static void connect_plain(void)
     close(u);
 
     struct sockaddr_un un = { .sun_family = AF_UNIX };
-    snprintf(un.sun_path + 1, sizeof un.sun_path - 1, "kashim-sysprobe-%d", (int)getpid());
+    snprintf(un.sun_path + 1, sizeof un.sun_path - 1, "kashim-sysprobe-%010d", (int)getpid());
     socklen_t ulen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(un.sun_path + 1));
     int l = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
     if (l < 0 || c < 0 || bind(l, (struct sockaddr *)&un, ulen) || listen(l, 1)) die("unix listen");
