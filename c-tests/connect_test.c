@@ -52,6 +52,35 @@ static void in_process(void) {
     connect_to(fd, AF_INET, port);
     expect_keepalive_off("raw-syscall UDP socket is left alone at connect()", fd);
     close(fd);
+
+    /* A TCP socket received over a Unix socket (SCM_RIGHTS) lands on a number that a UDP socket
+     * used a moment ago: kashim must forget the old socket at close() and take the new one on at
+     * connect(). The sender made it with a raw system call, so kashim never saw it. */
+    int pair[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+    int old_udp = socket(AF_INET, SOCK_DGRAM, 0);
+    int sent = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+    char byte = 'x', control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                         .msg_controllen = sizeof control};
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &sent, sizeof(int));
+    sendmsg(pair[0], &msg, 0);
+    close(old_udp);
+    recvmsg(pair[1], &msg, 0);
+    close(sent);
+    int received = -1;
+    memcpy(&received, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+    snprintf(why, sizeof why, "received fd %d, old UDP fd %d", received, old_udp);
+    result(received == old_udp, "socket received over SCM_RIGHTS reuses a UDP socket's number", why);
+    expect_kernel_defaults("socket received over SCM_RIGHTS arrives with kernel defaults", received);
+    connect_to(received, AF_INET, port);
+    expect_configured("socket received over SCM_RIGHTS is configured at connect()", received);
+    close(received);
     close(listener);
 }
 
