@@ -105,14 +105,9 @@ pub enum SetsockoptAction {
     Swallow,
 }
 
-pub fn on_setsockopt(
-    state: FdState,
-    option: Option<KeepaliveOption>,
-    config: &Config,
-) -> SetsockoptAction {
-    let Some(option) = option else {
-        return SetsockoptAction::PassThrough;
-    };
+/// What to do with the program's own `setsockopt` of a keepalive option. Other options never get
+/// here: `setsockopt::decide` passes them through as soon as `keepalive_option` says `None`.
+pub fn on_setsockopt(state: FdState, option: KeepaliveOption, config: &Config) -> SetsockoptAction {
     if config.force {
         // Only a socket that already carries kashim's values is protected; an unconfigured one
         // is configured (overriding the program) when it reaches connect() or accept().

@@ -65,7 +65,7 @@ pub fn decide(
         let Some(config) = active_config() else {
             return SetsockoptAction::PassThrough;
         };
-        let action = policy::on_setsockopt(fd_table::get(fd), Some(option), config);
+        let action = policy::on_setsockopt(fd_table::get(fd), option, config);
         match action {
             // A call the kernel would reject is not swallowed: it gets the kernel's own error
             // (EFAULT, EINVAL) and, failing, changes nothing.

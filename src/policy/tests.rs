@@ -112,48 +112,38 @@ fn program_choices_win_without_force() {
         FdState::ForeignListener,
     ] {
         assert_eq!(
-            on_setsockopt(state, Some(KeepaliveOption::Idle), &config),
+            on_setsockopt(state, KeepaliveOption::Idle, &config),
             SetsockoptAction::PassThroughProgramOwns
         );
         assert_eq!(
-            on_setsockopt(state, Some(KeepaliveOption::UserTimeout), &config),
+            on_setsockopt(state, KeepaliveOption::UserTimeout, &config),
             SetsockoptAction::PassThroughProgramOwns
         );
     }
     for state in [FdState::NotTcp, FdState::ProgramOwned] {
         assert_eq!(
-            on_setsockopt(state, Some(KeepaliveOption::KeepAlive), &config),
+            on_setsockopt(state, KeepaliveOption::KeepAlive, &config),
             SetsockoptAction::PassThrough
         );
     }
-    assert_eq!(
-        on_setsockopt(FdState::Configured, None, &config),
-        SetsockoptAction::PassThrough
-    );
+    // Other options are passed through before any decision: keepalive_option is the gate.
+    assert_eq!(keepalive_option(libc::SOL_SOCKET, libc::SO_REUSEADDR), None);
 }
 
 #[test]
 fn force_keeps_kashims_values_on_configured_sockets() {
     let config = forced();
     assert_eq!(
-        on_setsockopt(
-            FdState::Configured,
-            Some(KeepaliveOption::KeepAlive),
-            &config
-        ),
+        on_setsockopt(FdState::Configured, KeepaliveOption::KeepAlive, &config),
         SetsockoptAction::Swallow
     );
     assert_eq!(
-        on_setsockopt(FdState::Configured, Some(KeepaliveOption::Count), &config),
+        on_setsockopt(FdState::Configured, KeepaliveOption::Count, &config),
         SetsockoptAction::Swallow
     );
     // kashim sets no user timeout here, so the program's stands.
     assert_eq!(
-        on_setsockopt(
-            FdState::Configured,
-            Some(KeepaliveOption::UserTimeout),
-            &config
-        ),
+        on_setsockopt(FdState::Configured, KeepaliveOption::UserTimeout, &config),
         SetsockoptAction::PassThrough
     );
     let with_ut = Config {
@@ -161,26 +151,20 @@ fn force_keeps_kashims_values_on_configured_sockets() {
         ..forced()
     };
     assert_eq!(
-        on_setsockopt(
-            FdState::Configured,
-            Some(KeepaliveOption::UserTimeout),
-            &with_ut
-        ),
+        on_setsockopt(FdState::Configured, KeepaliveOption::UserTimeout, &with_ut),
         SetsockoptAction::Swallow
     );
     // Not yet configured: passes, and connect()/accept() will put kashim's values over it.
     assert_eq!(
-        on_setsockopt(FdState::Unknown, Some(KeepaliveOption::Idle), &config),
+        on_setsockopt(FdState::Unknown, KeepaliveOption::Idle, &config),
         SetsockoptAction::PassThrough
     );
     assert_eq!(
-        on_setsockopt(FdState::NotTcp, Some(KeepaliveOption::KeepAlive), &config),
+        on_setsockopt(FdState::NotTcp, KeepaliveOption::KeepAlive, &config),
         SetsockoptAction::PassThrough
     );
-    assert_eq!(
-        on_setsockopt(FdState::Configured, None, &config),
-        SetsockoptAction::PassThrough
-    );
+    // Other options are passed through before any decision: keepalive_option is the gate.
+    assert_eq!(keepalive_option(libc::SOL_SOCKET, libc::SO_REUSEADDR), None);
 }
 
 #[test]
