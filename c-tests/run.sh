@@ -3,6 +3,7 @@
 # meant for. Prints PASS/FAIL/SKIP lines for scripts/test.sh. Usage: c-tests/run.sh [LIB]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../scripts/lib/suite.sh"
 lib=${1:-${LIBKASHIM:-$here/../target/release/libkashim.so}}
 bin=$here/bin
 mkdir -p "$bin"
@@ -28,7 +29,7 @@ run() {
     while [ "$1" != "--" ]; do vars+=("$1"); shift; done
     shift
     # A hang (deadlock) must fail the test, not stall the run.
-    timeout 120 env $(env | sed -n 's/^\(KASHIM_[^=]*\)=.*/-u \1/p') TEST_LABEL="$label" LD_PRELOAD="$lib" "${vars[@]}" "$@"
+    without_kashim_env timeout 120 env TEST_LABEL="$label" LD_PRELOAD="$lib" "${vars[@]}" "$@"
     local status=$?
     [ $status -eq 124 ] && echo "FAIL $label: timed out after 120 s (deadlock?)"
     [ $status -gt 128 ] && echo "FAIL $label: killed by signal $((status - 128))"
@@ -43,9 +44,9 @@ run "socket, user timeout auto" KASHIM_USER_TIMEOUT=auto KASHIM_IDLE=5 KASHIM_IN
     EXPECT_IDLE=5 EXPECT_INTVL=2 EXPECT_CNT=4 EXPECT_UT=13000 -- "$bin/socket_test"
 run "socket, KASHIM_ENABLED=0" KASHIM_ENABLED=0 -- "$bin/socket_test" disabled
 run connect -- "$bin/connect_test"
-env TEST_LABEL="connect, inherited socket" "$bin/connect_test" inherited-parent "$lib"
+without_kashim_env TEST_LABEL="connect, inherited socket" "$bin/connect_test" inherited-parent "$lib"
 run accept -- "$bin/accept_test"
-env TEST_LABEL="accept, inherited listener" "$bin/accept_test" inherited-parent "$lib"
+without_kashim_env TEST_LABEL="accept, inherited listener" "$bin/accept_test" inherited-parent "$lib"
 run setsockopt -- "$bin/setsockopt_test"
 run "setsockopt, KASHIM_FORCE=1" KASHIM_FORCE=1 KASHIM_IDLE=45 EXPECT_IDLE=45 -- "$bin/setsockopt_test" force
 run threads -- "$bin/threads_test"

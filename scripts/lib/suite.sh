@@ -1,4 +1,6 @@
-# Helpers shared by scripts/suites/*.sh. Source it; it defines pass/fail/skip and need.
+# shellcheck shell=bash
+# Helpers shared by scripts/suites/*.sh and c-tests/run.sh. Source it; it defines pass, fail, skip,
+# check and without_kashim_env.
 # Result protocol (read by scripts/test.sh): PASS <name> | FAIL <name>: <why> | SKIP <name>: <why>
 LIBKASHIM_ROOT=${LIBKASHIM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 LIBKASHIM=${LIBKASHIM:-$LIBKASHIM_ROOT/target/release/libkashim.so}
@@ -9,4 +11,10 @@ skip() { echo "SKIP $1: ${2:-skipped}"; }
 check() {
     local name=$1 out; shift
     if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"; fi
+}
+# without_kashim_env CMD...: runs CMD with every KASHIM_* variable of the caller's environment
+# removed, so a test sees only the settings it passes itself.
+without_kashim_env() {
+    # shellcheck disable=SC2046 # one "-u NAME" word pair per variable
+    env $(env | sed -n 's/^\(KASHIM_[^=]*\)=.*/-u \1/p') "$@"
 }

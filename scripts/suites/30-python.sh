@@ -10,11 +10,10 @@ if [ -z "$python" ]; then
     exit 0
 fi
 check_py="$LIBKASHIM_ROOT/c-tests/python_check.py"
-clean_env() { env $(env | sed -n 's/^\(KASHIM_[^=]*\)=.*/-u \1/p') "$@"; }
-clean_env TEST_LABEL=python LD_PRELOAD="$LIBKASHIM" "$python" "$check_py"
-clean_env TEST_LABEL="python, custom values" LD_PRELOAD="$LIBKASHIM" KASHIM_IDLE=30s KASHIM_INTERVAL=5 \
+without_kashim_env TEST_LABEL=python LD_PRELOAD="$LIBKASHIM" "$python" "$check_py"
+without_kashim_env TEST_LABEL="python, custom values" LD_PRELOAD="$LIBKASHIM" KASHIM_IDLE=30s KASHIM_INTERVAL=5 \
     KASHIM_COUNT=4 KASHIM_USER_TIMEOUT=auto EXPECT_IDLE=30 EXPECT_INTVL=5 EXPECT_CNT=4 EXPECT_UT=50000 \
     "$python" "$check_py"
-n=$(clean_env TEST_LABEL=x "$python" "$check_py" | grep -c '^FAIL')
+n=$(without_kashim_env TEST_LABEL=x "$python" "$check_py" | grep -c '^FAIL')
 if [ "$n" -ge 6 ]; then pass "python control: the checks fail without kashim ($n)"
 else fail "python control" "only $n checks failed without kashim"; fi
