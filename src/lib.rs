@@ -10,7 +10,7 @@
 
 mod accept;
 mod close;
-pub mod config;
+pub use kashim_config as config;
 mod connect;
 mod errno;
 mod fd_table;

@@ -80,7 +80,8 @@ struct RawVars {
     log: Option<String>,
 }
 
-const KNOWN: [&str; 7] = [
+/// Every variable kashim reads, in the order messages and `--print-env` list them.
+pub const KNOWN: [&str; 7] = [
     "KASHIM_IDLE",
     "KASHIM_INTERVAL",
     "KASHIM_COUNT",
@@ -254,6 +255,24 @@ enum UserTimeout {
     Millis(u32),
 }
 
+/// Judges one value of a known variable on its own, as [`Config::from_vars`] would.
+/// `Err` is the reason with what is accepted, e.g. `is out of range (accepted: a whole number
+/// from 1 to 127)`, ready to follow a name and the quoted value. The command uses it to word its
+/// own messages (`--count "500" is out of range ...`), so the two can never disagree.
+pub fn check(name: &str, value: &[u8]) -> Result<(), String> {
+    if !KNOWN.contains(&name) {
+        return Err(format!(
+            "is not a kashim variable (known: {})",
+            KNOWN.join(", ")
+        ));
+    }
+    let value = std::str::from_utf8(value)
+        .map_err(|_| format!("is not valid UTF-8 (accepted: {})", accepts(name)))?;
+    parse_var(name, value)
+        .map(|_| ())
+        .map_err(|why| format!("{why} (accepted: {})", accepts(name)))
+}
+
 fn parse_var(name: &str, value: &str) -> Result<Parsed, String> {
     let value = value.trim();
     if value.is_empty() {
@@ -376,7 +395,7 @@ fn log_level(value: &str) -> Result<LogLevel, String> {
 
 /// Shows bytes as text, with anything that is not printable UTF-8 as `\xNN`, and quotes escaped,
 /// so a hostile value cannot forge extra lines or terminal escapes in kashim's one-line message.
-fn escape(bytes: &[u8]) -> String {
+pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::new();
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {

@@ -1,0 +1,147 @@
+use super::*;
+
+fn p(args: &[&str]) -> Result<Invocation> {
+    parse(args.iter().map(OsString::from))
+}
+
+fn usage_line(args: &[&str]) -> String {
+    let err = p(args).unwrap_err();
+    assert_eq!(err.code, 2, "{args:?}");
+    assert_eq!(err.lines.len(), 1);
+    err.lines[0].clone()
+}
+
+#[test]
+fn options_stop_at_the_command() {
+    let inv = p(&["--idle", "30", "python3", "--idle", "x", "-v"]).unwrap();
+    assert_eq!(
+        inv.mode,
+        Mode::Run {
+            command: ["python3", "--idle", "x", "-v"]
+                .map(OsString::from)
+                .to_vec()
+        }
+    );
+    assert_eq!(inv.settings.len(), 1);
+    assert_eq!(inv.settings[0].var, "KASHIM_IDLE");
+}
+
+#[test]
+fn values_inline_or_separate() {
+    let inv = p(&["--idle=", "--count", "3", "-vv", "--", "ls"]).unwrap();
+    let got: Vec<_> = inv
+        .settings
+        .iter()
+        .map(|s| (s.var, s.value.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("KASHIM_IDLE", "".into()),
+            ("KASHIM_COUNT", "3".into()),
+            ("KASHIM_LOG", "debug".into())
+        ]
+    );
+}
+
+#[test]
+fn syntax_errors_are_one_line() {
+    assert!(usage_line(&["--idle", "--count", "3", "ls"]).starts_with("--idle needs a value"));
+    assert!(usage_line(&["--count"]).starts_with("--count needs a value"));
+    assert!(usage_line(&["--frobnicate", "ls"]).starts_with("unknown option --frobnicate"));
+    assert!(usage_line(&["--force=yes", "ls"]).starts_with("--force takes no value"));
+    assert!(usage_line(&["--idle", "30"]).starts_with("missing COMMAND"));
+    assert!(usage_line(&["--"]).starts_with("missing COMMAND"));
+    assert!(usage_line(&["--print-env", "yaml"]).starts_with("--print-env \"yaml\" is not a form"));
+    assert!(usage_line(&["--print-env", "shell", "ls"]).starts_with("--print-env takes no COMMAND"));
+    assert!(usage_line(&["--inspect", "abc"]).starts_with("--inspect \"abc\" is not a process id"));
+    assert!(
+        usage_line(&["--inspect", "-3"]).contains("needs a value")
+            || usage_line(&["--inspect", "-3"]).contains("not a process id")
+    );
+}
+
+#[test]
+fn print_env_form_defaults_to_shell() {
+    assert_eq!(
+        p(&["--print-env"]).unwrap().mode,
+        Mode::PrintEnv {
+            form: EnvForm::Shell
+        }
+    );
+    assert_eq!(
+        p(&["--print-env", "--idle", "5"]).unwrap().mode,
+        Mode::PrintEnv {
+            form: EnvForm::Shell
+        }
+    );
+    assert_eq!(
+        p(&["--print-env=docker"]).unwrap().mode,
+        Mode::PrintEnv {
+            form: EnvForm::Docker
+        }
+    );
+}
+
+#[test]
+fn options_without_effect_in_a_mode_are_errors() {
+    assert!(usage_line(&["--idle", "5", "--inspect", "1"])
+        .starts_with("--idle has no effect with --inspect"));
+    assert!(usage_line(&["--lib", "/x.so", "--attach", "1"])
+        .starts_with("--lib has no effect with --attach"));
+    assert!(usage_line(&["--json", "ls"]).starts_with("--json has no effect with a run"));
+    assert!(usage_line(&["--inspect", "1", "--attach", "2"]).contains("cannot be used together"));
+    assert!(usage_line(&["--cgroup", "/sys/fs/cgroup/x"]).contains("has no effect"));
+}
+
+#[test]
+fn ebpf_forms() {
+    assert_eq!(
+        p(&["--ebpf", "--idle", "5", "--", "ls"]).unwrap().mode,
+        Mode::Ebpf(EbpfMode::Run {
+            command: vec!["ls".into()]
+        })
+    );
+    assert_eq!(
+        p(&["--ebpf", "--cgroup", "/c"]).unwrap().mode,
+        Mode::Ebpf(EbpfMode::Attach {
+            cgroup: "/c".into()
+        })
+    );
+    assert_eq!(
+        p(&["--ebpf", "--cgroup", "/c", "--detach"]).unwrap().mode,
+        Mode::Ebpf(EbpfMode::Detach {
+            cgroup: "/c".into()
+        })
+    );
+    assert_eq!(
+        p(&["--ebpf", "--status", "--json"]).unwrap().mode,
+        Mode::Ebpf(EbpfMode::Status)
+    );
+    assert!(usage_line(&["--ebpf"]).starts_with("--ebpf needs"));
+    assert!(usage_line(&["--ebpf", "--detach"]).starts_with("--detach needs --cgroup"));
+    assert!(
+        usage_line(&["--ebpf", "--cgroup", "/c", "ls"]).starts_with("--cgroup takes no COMMAND")
+    );
+}
+
+#[test]
+fn help_and_version_win() {
+    assert_eq!(p(&["--idle", "x", "--help"]).unwrap().mode, Mode::Help);
+    assert_eq!(p(&["-V"]).unwrap().mode, Mode::Version);
+    assert_eq!(p(&["-h"]).unwrap().mode, Mode::Help);
+}
+
+#[test]
+fn every_flag_is_in_the_help_and_the_completion() {
+    let help = crate::help::help_text();
+    let completion = crate::help::completion_bash();
+    for f in FLAGS {
+        assert!(help.contains(f.long), "{} missing from --help", f.long);
+        assert!(
+            completion.contains(f.long),
+            "{} missing from completion",
+            f.long
+        );
+    }
+}

@@ -1,0 +1,39 @@
+//! kashim: turn on TCP keepalive for programs you cannot edit.
+//!
+//! A small `main` over one module per mode: `run` (exec with libkashim.so preloaded),
+//! `print_env`, `inspect`, `attach` and `ebpf`. `cli` declares every flag, `settings` applies the
+//! shared KASHIM_* rules, `error` turns every failure into one line and an exit status.
+
+mod attach;
+mod cli;
+mod ebpf;
+mod error;
+mod help;
+mod inspect;
+mod print_env;
+mod run;
+mod settings;
+
+use cli::Mode;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match dispatch() {
+        Ok(code) => code,
+        Err(err) => err.report(),
+    }
+}
+
+fn dispatch() -> error::Result<ExitCode> {
+    let inv = cli::parse(std::env::args_os().skip(1))?;
+    match &inv.mode {
+        Mode::Help => help::print_help(),
+        Mode::Version => help::print_version(),
+        Mode::Completion(shell) => help::print_completion(shell),
+        Mode::Run { command } => run::main(&inv, command),
+        Mode::PrintEnv { form } => print_env::main(&inv, *form),
+        Mode::Inspect { pid } => inspect::main(&inv, *pid),
+        Mode::Attach { pid } => attach::main(&inv, *pid),
+        Mode::Ebpf(mode) => ebpf::main(&inv, mode),
+    }
+}
