@@ -153,26 +153,13 @@ fn a_foreign_listener_gets_each_accepted_socket_configured() {
 #[test]
 fn the_programs_own_choice_is_remembered() {
     let fd = traced_socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-    let zero: c_int = 0;
-    let action = setsockopt::decide(
-        fd,
-        libc::SOL_SOCKET,
-        libc::SO_KEEPALIVE,
-        (&zero as *const c_int).cast(),
-        4,
-    );
+    let action = setsockopt::decide(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE);
     assert_eq!(action, SetsockoptAction::PassThroughProgramOwns);
     setsockopt::program_owns(fd);
     assert_eq!(fd_table::get(fd), FdState::ProgramOwned);
     // Unrelated options never even look at the table.
     assert_eq!(
-        setsockopt::decide(
-            fd,
-            libc::SOL_SOCKET,
-            libc::TCP_KEEPCNT,
-            (&zero as *const c_int).cast(),
-            4
-        ),
+        setsockopt::decide(fd, libc::SOL_SOCKET, libc::TCP_KEEPCNT),
         SetsockoptAction::PassThrough
     );
     traced_close(fd);
@@ -186,5 +173,27 @@ fn dup2_carries_the_state_to_the_new_number() {
     close::copy_state(fd, target);
     assert_eq!(fd_table::get(target), FdState::Configured);
     traced_close(target);
+    traced_close(fd);
+}
+
+#[test]
+fn force_puts_kashims_value_back_after_the_programs_call() {
+    let fd = traced_socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+    let idle: c_int = 300;
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPIDLE,
+            (&idle as *const c_int).cast(),
+            4,
+        )
+    };
+    assert_eq!(rc, 0);
+    assert_eq!(keepalive(fd), (1, 300));
+    crate::errno::set(4242);
+    setsockopt::restore(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE);
+    assert_eq!(crate::errno::get(), 4242);
+    assert_eq!(keepalive(fd), (1, 60));
     traced_close(fd);
 }

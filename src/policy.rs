@@ -77,16 +77,13 @@ pub fn options_to_apply(config: &Config) -> ([(KeepaliveOption, c_int); 5], usiz
     (options, len)
 }
 
-/// Would the kernel accept `value` for this option (net/ipv4/tcp.c)? A FORCE'd call the kernel would
-/// reject is not swallowed, so the program still gets its EINVAL.
-pub fn kernel_accepts(option: KeepaliveOption, value: c_int) -> bool {
-    let seconds_max = crate::config::KEEPALIVE_SECONDS_MAX as c_int;
-    match option {
-        KeepaliveOption::KeepAlive => true,
-        KeepaliveOption::Idle | KeepaliveOption::Interval => (1..=seconds_max).contains(&value),
-        KeepaliveOption::Count => (1..=crate::config::COUNT_MAX as c_int).contains(&value),
-        KeepaliveOption::UserTimeout => value >= 0,
-    }
+/// kashim's own value for `option`, the one it sets and, under KASHIM_FORCE, puts back.
+pub fn kashim_value(option: KeepaliveOption, config: &Config) -> c_int {
+    let (options, len) = options_to_apply(config);
+    options[..len]
+        .iter()
+        .find(|(o, _)| *o == option)
+        .map_or(0, |&(_, value)| value)
 }
 
 /// Does kashim set this option (so that FORCE protects it)?
@@ -101,8 +98,9 @@ pub enum SetsockoptAction {
     /// The program chose its own keepalive setting: the real call, and if it succeeds kashim
     /// leaves the socket alone from then on.
     PassThroughProgramOwns,
-    /// KASHIM_FORCE: report success without changing kashim's value.
-    Swallow,
+    /// KASHIM_FORCE: the real call, so the kernel judges it (EFAULT, EINVAL, ENOTSOCK... stay
+    /// real), then, if it succeeded, kashim's own value goes back on.
+    RestoreKashimsValue,
 }
 
 /// What to do with the program's own `setsockopt` of a keepalive option. Other options never get
@@ -112,7 +110,7 @@ pub fn on_setsockopt(state: FdState, option: KeepaliveOption, config: &Config) -
         // Only a socket that already carries kashim's values is protected; an unconfigured one
         // is configured (overriding the program) when it reaches connect() or accept().
         return if state == FdState::Configured && kashim_sets(option, config) {
-            SetsockoptAction::Swallow
+            SetsockoptAction::RestoreKashimsValue
         } else {
             SetsockoptAction::PassThrough
         };

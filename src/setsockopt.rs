@@ -1,10 +1,12 @@
 //! setsockopt(): the program's own keepalive choices win (kashim remembers and stays away), or
-//! with KASHIM_FORCE its keepalive calls succeed without changing kashim's values.
+//! with KASHIM_FORCE kashim's values stand: the program's call still reaches the kernel (so its
+//! result and errno are the kernel's, and kashim never reads the program's buffer), then kashim
+//! puts its own value back.
 
-use crate::debug;
 use crate::fd_table::{self, FdState};
 use crate::init::{active_config, guarded};
 use crate::policy::{self, SetsockoptAction};
+use crate::{debug, sockopt};
 use libc::{c_int, c_void, socklen_t};
 
 pub type SetsockoptFn =
@@ -14,9 +16,15 @@ pub type SetsockoptFn =
 redhook::hook! {
     unsafe fn setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_void, value_len: socklen_t) -> c_int => kashim_setsockopt {
         let real = redhook::real!(setsockopt);
-        match decide(fd, level, name, value, value_len) {
+        match decide(fd, level, name) {
             SetsockoptAction::PassThrough => real(fd, level, name, value, value_len),
-            SetsockoptAction::Swallow => 0,
+            SetsockoptAction::RestoreKashimsValue => {
+                let rc = real(fd, level, name, value, value_len);
+                if rc == 0 {
+                    restore(fd, level, name);
+                }
+                rc
+            }
             SetsockoptAction::PassThroughProgramOwns => {
                 let rc = real(fd, level, name, value, value_len);
                 if rc == 0 {
@@ -50,13 +58,9 @@ pub fn program_owns(fd: c_int) {
     fd_table::set(fd, FdState::ProgramOwned);
 }
 
-pub fn decide(
-    fd: c_int,
-    level: c_int,
-    name: c_int,
-    value: *const c_void,
-    value_len: socklen_t,
-) -> SetsockoptAction {
+/// What to do with the program's setsockopt. Never looks at the program's value: under FORCE the
+/// kernel judges it, and kashim's value is put back afterwards (`restore`).
+pub fn decide(fd: c_int, level: c_int, name: c_int) -> SetsockoptAction {
     // Most setsockopt calls are not about keepalive: answer those without looking further.
     let Some(option) = policy::keepalive_option(level, name) else {
         return SetsockoptAction::PassThrough;
@@ -67,15 +71,10 @@ pub fn decide(
         };
         let action = policy::on_setsockopt(fd_table::get(fd), option, config);
         match action {
-            // A call the kernel would reject is not swallowed: it gets the kernel's own error
-            // (EFAULT, EINVAL) and, failing, changes nothing.
-            SetsockoptAction::Swallow if !kernel_would_accept(option, value, value_len) => {
-                SetsockoptAction::PassThrough
-            }
-            SetsockoptAction::Swallow => {
+            SetsockoptAction::RestoreKashimsValue => {
                 debug!(
                     config,
-                    "fd {fd}: program's setsockopt {} ignored (KASHIM_FORCE)",
+                    "fd {fd}: program's setsockopt {} overridden (KASHIM_FORCE)",
                     option.name()
                 );
                 action
@@ -93,16 +92,19 @@ pub fn decide(
     })
 }
 
-fn kernel_would_accept(
-    option: policy::KeepaliveOption,
-    value: *const c_void,
-    value_len: socklen_t,
-) -> bool {
-    if value.is_null() || (value_len as usize) < std::mem::size_of::<c_int>() {
-        return false;
-    }
-    // SAFETY: non-null and at least an int long, as the caller promised the kernel; the program's
-    // buffer need not be aligned.
-    let value = unsafe { std::ptr::read_unaligned(value.cast::<c_int>()) };
-    policy::kernel_accepts(option, value)
+/// Under KASHIM_FORCE, after the program's own keepalive call succeeded: kashim's value goes back.
+pub fn restore(fd: c_int, level: c_int, name: c_int) {
+    guarded((), || {
+        if let (Some(config), Some(option)) =
+            (active_config(), policy::keepalive_option(level, name))
+        {
+            sockopt::set_one(
+                fd,
+                option,
+                policy::kashim_value(option, config),
+                config,
+                "FORCE",
+            );
+        }
+    })
 }

@@ -14,31 +14,10 @@ const INT_LEN: socklen_t = std::mem::size_of::<c_int>() as socklen_t;
 
 /// Sets kashim's options on `fd`. `context` names the call that led here, for the debug log.
 pub fn configure(fd: c_int, config: &Config, context: &str) {
-    let _errno = ErrnoGuard::save();
-    let set = real_setsockopt();
     let (options, len) = policy::options_to_apply(config);
     let mut failed = false;
     for &(option, value) in &options[..len] {
-        let (level, name) = option.level_and_name();
-        // SAFETY: `value` is a live c_int and INT_LEN its size.
-        let rc = unsafe {
-            set(
-                fd,
-                level,
-                name,
-                (&value as *const c_int).cast::<c_void>(),
-                INT_LEN,
-            )
-        };
-        if rc != 0 {
-            failed = true;
-            debug!(
-                config,
-                "fd {fd}: {context}: setsockopt {}={value} failed (errno {}); left as it is",
-                option.name(),
-                errno::get()
-            );
-        }
+        failed |= !set_one(fd, option, value, config, context);
     }
     if !failed {
         debug!(
@@ -50,6 +29,38 @@ pub fn configure(fd: c_int, config: &Config, context: &str) {
             UserTimeoutNote(config.user_timeout_ms)
         );
     }
+}
+
+/// Sets one option with libc's setsockopt; errno is left as it was. False (and a debug line) if
+/// the kernel refused.
+pub fn set_one(
+    fd: c_int,
+    option: policy::KeepaliveOption,
+    value: c_int,
+    config: &Config,
+    context: &str,
+) -> bool {
+    let _errno = ErrnoGuard::save();
+    let (level, name) = option.level_and_name();
+    // SAFETY: `value` is a live c_int and INT_LEN its size.
+    let rc = unsafe {
+        real_setsockopt()(
+            fd,
+            level,
+            name,
+            (&value as *const c_int).cast::<c_void>(),
+            INT_LEN,
+        )
+    };
+    if rc != 0 {
+        debug!(
+            config,
+            "fd {fd}: {context}: setsockopt {}={value} failed (errno {}); left as it is",
+            option.name(),
+            errno::get()
+        );
+    }
+    rc == 0
 }
 
 struct UserTimeoutNote(Option<u32>);

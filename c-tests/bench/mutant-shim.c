@@ -8,7 +8,7 @@
  *   three        forgets TCP_KEEPCNT
  *   ignore-env   always uses 60/10/6, whatever KASHIM_* say
  *   startup      reads a file in its constructor (extra system calls at start-up)
- *   no-force     lets the program's own keepalive calls through under KASHIM_FORCE
+ *   no-force     under KASHIM_FORCE, does not put its value back after the program's own keepalive call
  * Settings: KASHIM_IDLE, KASHIM_INTERVAL, KASHIM_COUNT (plain integers), KASHIM_USER_TIMEOUT
  * (plain milliseconds or "auto"), KASHIM_ENABLED=0, KASHIM_FORCE=1. Not a product; never install it.
  */
@@ -117,10 +117,16 @@ int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
     init();
-    if (enabled && force && strcmp(fault, "no-force") != 0 &&
-        ((level == SOL_SOCKET && name == SO_KEEPALIVE) ||
-         (level == IPPROTO_TCP && (name == TCP_KEEPIDLE || name == TCP_KEEPINTVL || name == TCP_KEEPCNT ||
-                                   name == TCP_USER_TIMEOUT))))
-        return 0;
-    return real_setsockopt(fd, level, name, val, len);
+    int rc = real_setsockopt(fd, level, name, val, len);
+    if (rc == 0 && enabled && force && strcmp(fault, "no-force") != 0) {
+        /* KASHIM_FORCE: the kernel judged the program's call; the shim's own value goes back. */
+        int v = -1;
+        if (level == SOL_SOCKET && name == SO_KEEPALIVE) v = 1;
+        else if (level == IPPROTO_TCP && name == TCP_KEEPIDLE) v = idle;
+        else if (level == IPPROTO_TCP && name == TCP_KEEPINTVL) v = intvl;
+        else if (level == IPPROTO_TCP && name == TCP_KEEPCNT) v = cnt;
+        else if (level == IPPROTO_TCP && name == TCP_USER_TIMEOUT && utimeout) v = utimeout;
+        if (v >= 0) real_setsockopt(fd, level, name, &v, sizeof v);
+    }
+    return rc;
 }

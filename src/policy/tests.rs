@@ -135,11 +135,11 @@ fn force_keeps_kashims_values_on_configured_sockets() {
     let config = forced();
     assert_eq!(
         on_setsockopt(FdState::Configured, KeepaliveOption::KeepAlive, &config),
-        SetsockoptAction::Swallow
+        SetsockoptAction::RestoreKashimsValue
     );
     assert_eq!(
         on_setsockopt(FdState::Configured, KeepaliveOption::Count, &config),
-        SetsockoptAction::Swallow
+        SetsockoptAction::RestoreKashimsValue
     );
     // kashim sets no user timeout here, so the program's stands.
     assert_eq!(
@@ -152,7 +152,7 @@ fn force_keeps_kashims_values_on_configured_sockets() {
     };
     assert_eq!(
         on_setsockopt(FdState::Configured, KeepaliveOption::UserTimeout, &with_ut),
-        SetsockoptAction::Swallow
+        SetsockoptAction::RestoreKashimsValue
     );
     // Not yet configured: passes, and connect()/accept() will put kashim's values over it.
     assert_eq!(
@@ -241,17 +241,16 @@ fn accept_inherits_from_known_listeners_without_syscalls() {
 }
 
 #[test]
-fn kernel_ranges() {
+fn kashims_values_to_put_back_under_force() {
     use KeepaliveOption::*;
-    assert!(kernel_accepts(KeepAlive, 0) && kernel_accepts(KeepAlive, -5));
-    for option in [Idle, Interval] {
-        assert!(kernel_accepts(option, 1) && kernel_accepts(option, 32767));
-        assert!(
-            !kernel_accepts(option, 0)
-                && !kernel_accepts(option, 32768)
-                && !kernel_accepts(option, -1)
-        );
-    }
-    assert!(kernel_accepts(Count, 127) && !kernel_accepts(Count, 128) && !kernel_accepts(Count, 0));
-    assert!(kernel_accepts(UserTimeout, 0) && !kernel_accepts(UserTimeout, -1));
+    let config = Config {
+        idle_s: 45,
+        user_timeout_ms: Some(5000),
+        ..forced()
+    };
+    assert_eq!(kashim_value(KeepAlive, &config), 1);
+    assert_eq!(kashim_value(Idle, &config), 45);
+    assert_eq!(kashim_value(Interval, &config), 10);
+    assert_eq!(kashim_value(Count, &config), 6);
+    assert_eq!(kashim_value(UserTimeout, &config), 5000);
 }
