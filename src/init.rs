@@ -6,7 +6,7 @@
 
 use crate::config::{Config, LogLevel};
 use crate::errno::ErrnoGuard;
-use crate::logger::log;
+use crate::logger::{log, remember_stderr};
 use once_cell::race::OnceBox;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +41,10 @@ fn load() -> Option<&'static Config> {
     // below are printed once per process.
     let _ = CONFIG.set(Box::new(loaded.config.clone()));
     let level = loaded.config.log;
+    if level >= LogLevel::Info || (level >= LogLevel::Warn && !loaded.problems.is_empty()) {
+        // Something will be printed: from now on, only to the stderr the process has now.
+        remember_stderr();
+    }
     for problem in &loaded.problems {
         log(level, LogLevel::Warn, format_args!("{problem}"));
     }

@@ -1,10 +1,24 @@
 //! Output to stderr without allocation, locks or sockets (no syslog: it opens a socket, which would
 //! re-enter kashim's own hook). Lines are formatted into a stack buffer and written with one
-//! `write(2)`, so they are async-signal-safe and do not interleave mid-line between threads.
+//! system call, so they are async-signal-safe and do not interleave mid-line between threads.
+//!
+//! kashim is a guest in the program, so a line is dropped rather than ever:
+//! - written anywhere but the stderr the process started with: the file fd 2 was (device and
+//!   inode) is remembered at start, and a line is written only while fd 2 is still that file. A
+//!   daemon that closed stderr and got a socket, a log file or /dev/null on fd 2 gets nothing;
+//! - blocking: a pipe is written with `pwritev2(RWF_NOWAIT)`, a socket with `MSG_DONTWAIT`, anything
+//!   else only when `poll` says it is writable now; the file description's flags (shared with the
+//!   program and other processes) are never changed;
+//! - raising SIGPIPE: a socket is written with `MSG_NOSIGNAL`; for a pipe SIGPIPE is blocked around
+//!   the write and, if the write raised it, taken back before it is unblocked.
+//!
+//! stderr is remembered only when something can be printed (`remember_stderr`), so a quiet start
+//! (the default: warnings only, and none) costs no system call.
 
 use crate::config::LogLevel;
-use crate::errno::ErrnoGuard;
+use crate::errno::{self, ErrnoGuard};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 const LINE_MAX: usize = 512;
 
@@ -24,12 +38,74 @@ impl fmt::Write for LineBuf {
     }
 }
 
+/// What fd 2 was at start, which decides how a line is written without blocking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Kind {
+    /// Not remembered (nothing to print, or fd 2 was closed at start): lines are dropped.
+    None = 0,
+    Pipe = 1,
+    Socket = 2,
+    /// Terminal, regular file, character device...
+    Other = 3,
+}
+
+static STDERR_KIND: AtomicU8 = AtomicU8::new(Kind::None as u8);
+static STDERR_DEV: AtomicU64 = AtomicU64::new(0);
+static STDERR_INO: AtomicU64 = AtomicU64::new(0);
+
+/// fd 2's identity now: its kind, device and inode. `None` if fd 2 is closed.
+fn identify_stderr() -> Option<(Kind, u64, u64)> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills the whole struct when it returns 0.
+    if unsafe { libc::fstat(2, st.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: as above.
+    let st = unsafe { st.assume_init() };
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFIFO => Kind::Pipe,
+        libc::S_IFSOCK => Kind::Socket,
+        _ => Kind::Other,
+    };
+    #[allow(clippy::unnecessary_cast)] // dev_t and ino_t are not u64 on every target
+    Some((kind, st.st_dev as u64, st.st_ino as u64))
+}
+
+/// Called once at start, before the first line: from now on lines go to this file only.
+pub fn remember_stderr() {
+    let _errno = ErrnoGuard::save();
+    if let Some((kind, dev, ino)) = identify_stderr() {
+        STDERR_DEV.store(dev, Ordering::Relaxed);
+        STDERR_INO.store(ino, Ordering::Relaxed);
+        STDERR_KIND.store(kind as u8, Ordering::Release);
+    }
+}
+
+/// How to write to fd 2, if it is still the stderr the process started with.
+fn stderr_if_unchanged() -> Option<Kind> {
+    let kind = match STDERR_KIND.load(Ordering::Acquire) {
+        1 => Kind::Pipe,
+        2 => Kind::Socket,
+        3 => Kind::Other,
+        _ => return None,
+    };
+    let (now, dev, ino) = identify_stderr()?;
+    let same = now == kind
+        && dev == STDERR_DEV.load(Ordering::Relaxed)
+        && ino == STDERR_INO.load(Ordering::Relaxed);
+    same.then_some(kind)
+}
+
 /// Writes `kashim: <message>\n` to stderr if `level` is enabled by `configured`.
 pub fn log(configured: LogLevel, level: LogLevel, args: fmt::Arguments<'_>) {
     if level == LogLevel::Off || configured < level {
         return;
     }
     let _errno = ErrnoGuard::save();
+    let Some(kind) = stderr_if_unchanged() else {
+        return;
+    };
     let mut line = LineBuf {
         buf: [0; LINE_MAX],
         len: 0,
@@ -37,14 +113,89 @@ pub fn log(configured: LogLevel, level: LogLevel, args: fmt::Arguments<'_>) {
     let _ = fmt::write(&mut line, format_args!("kashim: {args}"));
     line.buf[line.len] = b'\n';
     line.len += 1;
-    let mut written = 0;
-    while written < line.len {
-        // SAFETY: the pointer and length describe the initialised part of `line.buf`.
-        let n = unsafe { libc::write(2, line.buf[written..].as_ptr().cast(), line.len - written) };
-        if n <= 0 {
-            break; // stderr closed or full: losing a log line is better than blocking the program
+    let bytes = &line.buf[..line.len];
+    match kind {
+        Kind::Socket => {
+            // SAFETY: the pointer and length describe `bytes`. A partial send cuts the line.
+            unsafe {
+                libc::send(
+                    2,
+                    bytes.as_ptr().cast(),
+                    bytes.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
         }
-        written += n as usize;
+        Kind::Pipe => without_sigpipe(|| write_pipe(bytes)),
+        Kind::Other => {
+            if writable_now() {
+                write_once(bytes);
+            }
+        }
+        Kind::None => {}
+    }
+}
+
+/// A pipe write never blocks: RWF_NOWAIT (Linux 5.8+; the line fits in PIPE_BUF, so it is written
+/// whole or not at all), or on older kernels only when poll says there is room.
+fn write_pipe(bytes: &[u8]) -> isize {
+    let iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
+    // SAFETY: one iovec describing `bytes`; offset -1 = the current position, as write(2).
+    let n = unsafe { libc::pwritev2(2, &iov, 1, -1, libc::RWF_NOWAIT) };
+    if n < 0 && errno::get() == libc::EOPNOTSUPP && writable_now() {
+        return write_once(bytes);
+    }
+    n
+}
+
+fn write_once(bytes: &[u8]) -> isize {
+    // SAFETY: the pointer and length describe `bytes`.
+    unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) }
+}
+
+/// Is fd 2 ready for a write right now (and its reader still there)?
+fn writable_now() -> bool {
+    let mut pfd = libc::pollfd {
+        fd: 2,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; timeout 0 never waits.
+    let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
+    ready == 1 && pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) == 0
+}
+
+/// Runs `write` (which returns what write(2) returns) with SIGPIPE blocked in this thread; a
+/// SIGPIPE the write raised is taken back before the mask is restored, so the program never sees
+/// it. One the program already had pending stays pending.
+fn without_sigpipe(write: impl FnOnce() -> isize) {
+    // SAFETY: plain signal-set manipulation on stack values; all calls are async-signal-safe.
+    unsafe {
+        let mut pipe_only = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigemptyset(&mut pipe_only);
+        libc::sigaddset(&mut pipe_only, libc::SIGPIPE);
+        let mut old = std::mem::zeroed::<libc::sigset_t>();
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_only, &mut old) != 0 {
+            return; // cannot protect the program from SIGPIPE: drop the line
+        }
+        // Unblocked before, a SIGPIPE could not be pending (it would have been delivered).
+        let mut already_pending = false;
+        if libc::sigismember(&old, libc::SIGPIPE) == 1 {
+            let mut pending = std::mem::zeroed::<libc::sigset_t>();
+            already_pending = libc::sigpending(&mut pending) != 0
+                || libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        }
+        if write() < 0 && errno::get() == libc::EPIPE && !already_pending {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&pipe_only, std::ptr::null_mut(), &zero);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
     }
 }
 
