@@ -16,7 +16,7 @@ build() { # name sources...
     local name=$1; shift
     gcc -O1 -Wall -Werror -pthread -o "$bin/$name" "$@" 2>&1 || echo "FAIL build $name: gcc failed"
 }
-for t in socket_test connect_test accept_test setsockopt_test threads_test fork_test signal_test highfd_test errno_probe log_test; do
+for t in socket_test connect_test accept_test setsockopt_test threads_test fork_test signal_test highfd_test errno_probe log_test secure_probe; do
     build "$t" "$here/$t.c"
 done
 gcc -O1 -Wall -Werror -shared -fPIC -o "$bin/libctor_lib.so" "$here/ctor_lib.c" || echo "FAIL build ctor_lib: gcc failed"
@@ -125,3 +125,43 @@ stderr_of KASHIM_LOG=debug
 got=$(printf '%s\n' "$got" | grep -c 'socket: keepalive on')
 if [ "$got" -ge 6 ]; then echo "PASS config: KASHIM_LOG=debug logs every socket decision ($got TCP sockets)"
 else echo "FAIL config: KASHIM_LOG=debug logged $got TCP socket decisions, expected at least 6"; fi
+
+# Secure-execution mode: a setuid-root program run by an unprivileged user, with the library in
+# /etc/ld.so.preload (in a private mount namespace, over a copy of /etc), must ignore the caller's
+# KASHIM_* (defaults apply) and print nothing. The same probe without the setuid bit, as the same
+# user, shows that the variables are otherwise read (so the check can fail).
+secure_case() {
+    if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null || ! command -v setpriv >/dev/null; then
+        echo "SKIP secure execution: needs root, unshare and setpriv (util-linux)"
+        return
+    fi
+    local work grp out err
+    work=$(mktemp -d)
+    chmod 755 "$work"
+    grp=$(id -g nobody)
+    cp "$bin/secure_probe" "$work/suid" && chmod 4755 "$work/suid"
+    cp "$bin/secure_probe" "$work/plain" && chmod 755 "$work/plain"
+    mkdir "$work/etc" && echo "$lib" >"$work/preload"
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    without_kashim_env unshare -m --propagation private bash -c '
+        mount -t tmpfs kashim-test "$1/etc" && cp -a /etc/. "$1/etc/" &&
+        cp "$1/preload" "$1/etc/ld.so.preload" && mount --bind "$1/etc" /etc || exit 9
+        for p in suid plain; do
+            env -u LD_PRELOAD setpriv --reuid nobody --regid "$2" --clear-groups \
+                "$1/plain" exec "$1/$p" KASHIM_IDLE=7 KASHIM_LOG=debug KASHIM_BOGUS=1 >"$1/$p.out" 2>"$1/$p.err"
+        done' _ "$work" "$grp"
+    out=$(cat "$work/suid.out" 2>/dev/null) err=$(cat "$work/suid.err" 2>/dev/null)
+    if [ "$out" = "keepalive=1 idle=60" ] && [ -z "$err" ]; then
+        echo "PASS secure execution: setuid program run by nobody with KASHIM_IDLE=7 KASHIM_LOG=debug uses the defaults, prints nothing"
+    else
+        echo "FAIL secure execution: setuid program printed [$out], stderr [$(head -c 300 <<<"$err")]"
+    fi
+    out=$(cat "$work/plain.out" 2>/dev/null)
+    if [ "$out" = "keepalive=1 idle=7" ] && grep -q '^kashim: ' "$work/plain.err"; then
+        echo "PASS secure execution control: the same probe without setuid reads KASHIM_IDLE=7 and logs"
+    else
+        echo "FAIL secure execution control: plain probe printed [$out], stderr [$(head -c 300 "$work/plain.err")]"
+    fi
+    rm -rf "$work"
+}
+secure_case

@@ -4,7 +4,7 @@
 //! re-entered through malloc) passes the call through untouched, and the socket stays `Unknown`,
 //! which is configured later at connect().
 
-use crate::config::{Config, LogLevel};
+use crate::config::{Config, Loaded, LogLevel};
 use crate::errno::ErrnoGuard;
 use crate::logger::{log, remember_stderr};
 use once_cell::race::OnceBox;
@@ -36,7 +36,19 @@ fn load() -> Option<&'static Config> {
         return CONFIG.get();
     }
     let _errno = ErrnoGuard::save();
-    let loaded = Config::from_env();
+    let loaded = if secure_execution() {
+        // A setuid/setgid/capability program started by someone else: the caller's KASHIM_*
+        // must not reach it (as glibc's secure_getenv), nor may kashim print anything there.
+        Loaded {
+            config: Config {
+                log: LogLevel::Off,
+                ..Config::default()
+            },
+            problems: Vec::new(),
+        }
+    } else {
+        Config::from_env()
+    };
     // Only the thread that flipped LOADING gets here, so this set always wins and the messages
     // below are printed once per process.
     let _ = CONFIG.set(Box::new(loaded.config.clone()));
@@ -54,6 +66,13 @@ fn load() -> Option<&'static Config> {
         format_args!("{}", loaded.config.summary()),
     );
     CONFIG.get()
+}
+
+/// Secure-execution mode (AT_SECURE): set by the kernel for setuid, setgid and file-capability
+/// programs. getauxval reads the auxiliary vector in memory: no system call.
+fn secure_execution() -> bool {
+    // SAFETY: getauxval has no preconditions.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
 }
 
 /// Runs kashim's own work so that a bug in it can never unwind into the program or make redhook
