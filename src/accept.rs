@@ -5,35 +5,53 @@
 use crate::fd_table::{self, FdState};
 use crate::init::{active_config, guarded};
 use crate::policy::{self, AcceptAction};
+#[cfg(not(test))]
+use crate::real::{self, fallback, Next};
 use crate::{debug, sockopt};
 use libc::c_int;
 
 #[cfg(not(test))]
-redhook::hook! {
-    unsafe fn accept(listener: c_int, address: *mut libc::sockaddr, address_len: *mut libc::socklen_t) -> c_int => kashim_accept {
-        let fd = redhook::real!(accept)(listener, address, address_len);
-        if fd >= 0 {
-            after_accept(listener, fd);
-        }
-        fd
+static NEXT_ACCEPT: Next<real::AcceptFn> = Next::new(c"accept");
+#[cfg(not(test))]
+static NEXT_ACCEPT4: Next<real::Accept4Fn> = Next::new(c"accept4");
+
+/// # Safety
+/// As accept(2).
+#[cfg(not(test))]
+#[no_mangle]
+pub unsafe extern "C" fn accept(
+    listener: c_int,
+    address: *mut libc::sockaddr,
+    address_len: *mut libc::socklen_t,
+) -> c_int {
+    let fd = NEXT_ACCEPT.or(fallback::accept)(listener, address, address_len);
+    if fd >= 0 {
+        after_accept(listener, fd);
     }
+    fd
 }
 
+/// # Safety
+/// As accept4(2).
 #[cfg(not(test))]
-redhook::hook! {
-    unsafe fn accept4(listener: c_int, address: *mut libc::sockaddr, address_len: *mut libc::socklen_t, flags: c_int) -> c_int => kashim_accept4 {
-        let fd = redhook::real!(accept4)(listener, address, address_len, flags);
-        if fd >= 0 {
-            after_accept(listener, fd);
-        }
-        fd
+#[no_mangle]
+pub unsafe extern "C" fn accept4(
+    listener: c_int,
+    address: *mut libc::sockaddr,
+    address_len: *mut libc::socklen_t,
+    flags: c_int,
+) -> c_int {
+    let fd = NEXT_ACCEPT4.or(fallback::accept4)(listener, address, address_len, flags);
+    if fd >= 0 {
+        after_accept(listener, fd);
     }
+    fd
 }
 
 #[cfg(not(test))]
 pub fn resolve() {
-    let _ = redhook::real!(accept);
-    let _ = redhook::real!(accept4);
+    NEXT_ACCEPT.resolve();
+    NEXT_ACCEPT4.resolve();
 }
 
 pub fn after_accept(listener: c_int, fd: c_int) {

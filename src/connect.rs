@@ -3,20 +3,30 @@
 
 use crate::fd_table;
 use crate::init::{active_config, guarded};
+#[cfg(not(test))]
+use crate::real::{self, fallback, Next};
 use crate::{policy, sockopt};
 use libc::c_int;
 
 #[cfg(not(test))]
-redhook::hook! {
-    unsafe fn connect(fd: c_int, address: *const libc::sockaddr, address_len: libc::socklen_t) -> c_int => kashim_connect {
-        before_connect(fd);
-        redhook::real!(connect)(fd, address, address_len)
-    }
+static NEXT_CONNECT: Next<real::ConnectFn> = Next::new(c"connect");
+
+/// # Safety
+/// As connect(2).
+#[cfg(not(test))]
+#[no_mangle]
+pub unsafe extern "C" fn connect(
+    fd: c_int,
+    address: *const libc::sockaddr,
+    address_len: libc::socklen_t,
+) -> c_int {
+    before_connect(fd);
+    NEXT_CONNECT.or(fallback::connect)(fd, address, address_len)
 }
 
 #[cfg(not(test))]
 pub fn resolve() {
-    let _ = redhook::real!(connect);
+    NEXT_CONNECT.resolve();
 }
 
 pub fn before_connect(fd: c_int) {

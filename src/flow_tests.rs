@@ -4,7 +4,7 @@
 
 use crate::fd_table::{self, FdState};
 use crate::policy::SetsockoptAction;
-use crate::{accept, close, connect, setsockopt, socket};
+use crate::{accept, close, connect, dup, setsockopt, socket};
 use libc::c_int;
 
 fn int_option(fd: c_int, level: c_int, name: c_int) -> c_int {
@@ -170,7 +170,7 @@ fn dup2_carries_the_state_to_the_new_number() {
     let fd = traced_socket(libc::AF_INET, libc::SOCK_STREAM, 0);
     let target = 900; // below the usual soft limit of 1024 descriptors
     assert_eq!(unsafe { libc::dup2(fd, target) }, target);
-    close::copy_state(fd, target);
+    dup::copy_state(fd, target);
     assert_eq!(fd_table::get(target), FdState::Configured);
     traced_close(target);
     traced_close(fd);
@@ -196,4 +196,30 @@ fn force_puts_kashims_value_back_after_the_programs_call() {
     assert_eq!(crate::errno::get(), 4242);
     assert_eq!(keepalive(fd), (1, 60));
     traced_close(fd);
+}
+
+#[test]
+fn a_copy_made_by_fcntl_inherits_the_programs_choice() {
+    let fd = traced_socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+    setsockopt::program_owns(fd);
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    dup::after_fcntl(fd, libc::F_DUPFD_CLOEXEC, copy);
+    assert_eq!(fd_table::get(copy), FdState::ProgramOwned);
+    // Other commands return a number that is not a descriptor: nothing is copied.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    dup::after_fcntl(fd, libc::F_GETFL, flags);
+    assert_eq!(fd_table::get(flags), FdState::Unknown);
+    traced_close(copy);
+    traced_close(fd);
+}
+
+#[test]
+fn fclose_of_an_fdopened_socket_forgets_it() {
+    let fd = traced_socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+    let stream = unsafe { libc::fdopen(fd, c"r+".as_ptr()) };
+    assert!(!stream.is_null());
+    unsafe { close::forget_stream(stream) };
+    assert_eq!(fd_table::get(fd), FdState::Unknown);
+    unsafe { libc::fclose(stream) };
+    unsafe { close::forget_stream(std::ptr::null_mut()) }; // no crash on null
 }

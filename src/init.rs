@@ -75,7 +75,7 @@ fn secure_execution() -> bool {
     unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
 }
 
-/// Runs kashim's own work so that a bug in it can never unwind into the program or make redhook
+/// Runs kashim's own work so that a bug in it can never unwind into the program or make a hook
 /// call the real function a second time: a panic just means "kashim did nothing this time".
 pub fn guarded<T>(fallback: T, work: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(work)).unwrap_or(fallback)
@@ -86,12 +86,13 @@ extern "C" fn constructor() {
     guarded((), || {
         config();
         // Resolve every real function now, so no hook has to do it later (dlsym is not
-        // async-signal-safe, and redhook's first resolution takes a Once).
+        // async-signal-safe).
         crate::socket::resolve();
         crate::connect::resolve();
         crate::accept::resolve();
         crate::setsockopt::resolve();
         crate::close::resolve();
+        crate::dup::resolve();
     });
 }
 

@@ -3,7 +3,7 @@
 //! that forget quiet connections, and dead peers are noticed.
 //!
 //! Layout: one module per hooked family (`socket`, `connect`, `accept`, `setsockopt`, `close`),
-//! each a thin redhook detour around plain Rust; the decisions live in `policy` (pure), the
+//! each a thin detour (`real` finds the next definition) around plain Rust; the decisions live in `policy` (pure), the
 //! settings in `config` (pure), the per-descriptor memory in `fd_table`, kashim's own system calls
 //! in `sockopt`, start-up in `init`. Hooks are compiled out of `cargo test`, so the test binary
 //! never interposes on itself.
@@ -12,11 +12,13 @@ mod accept;
 mod close;
 pub use kashim_config as config;
 mod connect;
+mod dup;
 mod errno;
 mod fd_table;
 mod init;
 mod logger;
 mod policy;
+mod real;
 mod setsockopt;
 mod socket;
 mod sockopt;

@@ -6,45 +6,57 @@
 use crate::fd_table::{self, FdState};
 use crate::init::{active_config, guarded};
 use crate::policy::{self, SetsockoptAction};
+use crate::real::SetsockoptFn;
+#[cfg(not(test))]
+use crate::real::{self, Next};
 use crate::{debug, sockopt};
-use libc::{c_int, c_void, socklen_t};
-
-pub type SetsockoptFn =
-    unsafe extern "C" fn(c_int, c_int, c_int, *const c_void, socklen_t) -> c_int;
+use libc::c_int;
+#[cfg(not(test))]
+use libc::{c_void, socklen_t};
 
 #[cfg(not(test))]
-redhook::hook! {
-    unsafe fn setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_void, value_len: socklen_t) -> c_int => kashim_setsockopt {
-        let real = redhook::real!(setsockopt);
-        match decide(fd, level, name) {
-            SetsockoptAction::PassThrough => real(fd, level, name, value, value_len),
-            SetsockoptAction::RestoreKashimsValue => {
-                let rc = real(fd, level, name, value, value_len);
-                if rc == 0 {
-                    restore(fd, level, name);
-                }
-                rc
+static NEXT_SETSOCKOPT: Next<SetsockoptFn> = Next::new(c"setsockopt");
+
+/// # Safety
+/// As setsockopt(2).
+#[cfg(not(test))]
+#[no_mangle]
+pub unsafe extern "C" fn setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    value_len: socklen_t,
+) -> c_int {
+    let real = real_setsockopt();
+    match decide(fd, level, name) {
+        SetsockoptAction::PassThrough => real(fd, level, name, value, value_len),
+        SetsockoptAction::RestoreKashimsValue => {
+            let rc = real(fd, level, name, value, value_len);
+            if rc == 0 {
+                restore(fd, level, name);
             }
-            SetsockoptAction::PassThroughProgramOwns => {
-                let rc = real(fd, level, name, value, value_len);
-                if rc == 0 {
-                    program_owns(fd);
-                }
-                rc
+            rc
+        }
+        SetsockoptAction::PassThroughProgramOwns => {
+            let rc = real(fd, level, name, value, value_len);
+            if rc == 0 {
+                program_owns(fd);
             }
+            rc
         }
     }
 }
 
 #[cfg(not(test))]
 pub fn resolve() {
-    let _ = redhook::real!(setsockopt);
+    NEXT_SETSOCKOPT.resolve();
 }
 
 /// libc's setsockopt, never kashim's own hook.
 #[cfg(not(test))]
 pub fn real_setsockopt() -> SetsockoptFn {
-    redhook::real!(setsockopt)
+    NEXT_SETSOCKOPT.or(real::fallback::setsockopt)
 }
 
 /// In unit tests nothing is interposed, so libc's symbol is the real one.

@@ -2,23 +2,29 @@
 
 use crate::fd_table::{self, FdState};
 use crate::init::{active_config, guarded};
+#[cfg(not(test))]
+use crate::real::{self, fallback, Next};
 use crate::{debug, policy, sockopt};
 use libc::c_int;
 
 #[cfg(not(test))]
-redhook::hook! {
-    unsafe fn socket(domain: c_int, socket_type: c_int, protocol: c_int) -> c_int => kashim_socket {
-        let fd = redhook::real!(socket)(domain, socket_type, protocol);
-        if fd >= 0 {
-            after_socket(fd, domain, socket_type, protocol);
-        }
-        fd
+static NEXT_SOCKET: Next<real::SocketFn> = Next::new(c"socket");
+
+/// # Safety
+/// As socket(2).
+#[cfg(not(test))]
+#[no_mangle]
+pub unsafe extern "C" fn socket(domain: c_int, socket_type: c_int, protocol: c_int) -> c_int {
+    let fd = NEXT_SOCKET.or(fallback::socket)(domain, socket_type, protocol);
+    if fd >= 0 {
+        after_socket(fd, domain, socket_type, protocol);
     }
+    fd
 }
 
 #[cfg(not(test))]
 pub fn resolve() {
-    let _ = redhook::real!(socket);
+    NEXT_SOCKET.resolve();
 }
 
 pub fn after_socket(fd: c_int, domain: c_int, socket_type: c_int, protocol: c_int) {

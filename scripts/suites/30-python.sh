@@ -14,6 +14,7 @@ without_kashim_env TEST_LABEL=python LD_PRELOAD="$LIBKASHIM" "$python" "$check_p
 without_kashim_env TEST_LABEL="python, custom values" LD_PRELOAD="$LIBKASHIM" KASHIM_IDLE=30s KASHIM_INTERVAL=5 \
     KASHIM_COUNT=4 KASHIM_USER_TIMEOUT=auto EXPECT_IDLE=30 EXPECT_INTVL=5 EXPECT_CNT=4 EXPECT_UT=50000 \
     "$python" "$check_py"
+without_kashim_env TEST_LABEL="python dup" LD_PRELOAD="$LIBKASHIM" "$python" "$LIBKASHIM_ROOT/c-tests/python_dup.py"
 n=$(without_kashim_env TEST_LABEL=x "$python" "$check_py" | grep -c '^FAIL')
 if [ "$n" -ge 6 ]; then pass "python control: the checks fail without kashim ($n)"
 else fail "python control" "only $n checks failed without kashim"; fi
