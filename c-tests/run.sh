@@ -16,7 +16,7 @@ build() { # name sources...
     local name=$1; shift
     gcc -O1 -Wall -Werror -pthread -o "$bin/$name" "$@" 2>&1 || echo "FAIL build $name: gcc failed"
 }
-for t in socket_test connect_test accept_test setsockopt_test threads_test fork_test signal_test highfd_test errno_probe log_test secure_probe dup_test close_test; do
+for t in socket_test connect_test accept_test setsockopt_test threads_test fork_test signal_test highfd_test errno_probe log_test secure_probe dup_test close_test vfork_test; do
     build "$t" "$here/$t.c"
 done
 gcc -O1 -Wall -Werror -shared -fPIC -o "$bin/libctor_lib.so" "$here/ctor_lib.c" || echo "FAIL build ctor_lib: gcc failed"
@@ -54,6 +54,7 @@ run fork -- "$bin/fork_test"
 run "signal handler" -- "$bin/signal_test"
 run "library constructor" -- "$bin/ctor_test"
 run "high descriptors" -- "$bin/highfd_test"
+run vfork -- "$bin/vfork_test"
 run "copies" -- "$bin/dup_test"
 run "stdio closes" -- "$bin/close_test"
 run "stdio closes, KASHIM_FORCE=1" KASHIM_FORCE=1 -- "$bin/close_test" force

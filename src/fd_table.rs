@@ -103,7 +103,12 @@ pub fn get(fd: i32) -> FdState {
     })
 }
 
+/// Records what kashim knows. A vfork child shares this table with its parent but not its
+/// descriptors, so its writes are dropped.
 pub fn set(fd: i32, state: FdState) {
+    if crate::vfork::in_vfork_child() {
+        return;
+    }
     // Forgetting never needs memory: an unmapped chunk already reads as Unknown.
     if let Some(s) = slot(fd, state != FdState::Unknown) {
         s.store(state as u8, Ordering::Release);

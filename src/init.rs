@@ -93,6 +93,8 @@ extern "C" fn constructor() {
         crate::setsockopt::resolve();
         crate::close::resolve();
         crate::dup::resolve();
+        crate::vfork::resolve();
+        crate::vfork::install();
     });
 }
 

@@ -22,6 +22,7 @@ mod real;
 mod setsockopt;
 mod socket;
 mod sockopt;
+mod vfork;
 
 #[cfg(test)]
 mod flow_tests;
