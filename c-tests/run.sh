@@ -16,7 +16,7 @@ build() { # name sources...
     local name=$1; shift
     gcc -O1 -Wall -Werror -pthread -o "$bin/$name" "$@" 2>&1 || echo "FAIL build $name: gcc failed"
 }
-for t in socket_test connect_test accept_test setsockopt_test threads_test fork_test signal_test highfd_test errno_probe log_test secure_probe dup_test close_test vfork_test; do
+for t in socket_test connect_test accept_test setsockopt_test threads_test fork_test signal_test highfd_test errno_probe log_test secure_probe dup_test close_test vfork_test envexec; do
     build "$t" "$here/$t.c"
 done
 gcc -O1 -Wall -Werror -shared -fPIC -o "$bin/libctor_lib.so" "$here/ctor_lib.c" || echo "FAIL build ctor_lib: gcc failed"
@@ -125,6 +125,17 @@ expect_stderr "KASHIM_LOG=off silences even bad values" "" KASHIM_LOG=off KASHIM
 expect_stderr "KASHIM_LOG=info prints one start line" \
     'kashim: active: TCP keepalive idle 60s, interval 10s, count 6, user timeout off, force off, log info' \
     KASHIM_LOG=info
+# A name given twice (execve allows it): the first value counts, as for getenv, with one warning,
+# and every other setting still applies (here KASHIM_ENABLED=0).
+fails=$(timeout 60 "$bin/envexec" TEST_LABEL="duplicate variable" LD_PRELOAD="$lib" KASHIM_ENABLED=0 \
+    KASHIM_IDLE=30 KASHIM_IDLE=30 -- "$bin/socket_test" disabled 2>"$errfile" | grep -c '^FAIL')
+got=$(cat "$errfile")
+expected='kashim: KASHIM_IDLE is set more than once; the first value is used (as getenv does), the others are ignored'
+if [ "$got" = "$expected" ] && [ "$fails" = 0 ]; then
+    echo "PASS config: a repeated KASHIM_IDLE keeps KASHIM_ENABLED=0 and warns once"
+else
+    echo "FAIL config: repeated KASHIM_IDLE: stderr [$got], $fails socket checks failed (expected KASHIM_ENABLED=0 to hold)"
+fi
 stderr_of KASHIM_LOG=debug
 got=$(printf '%s\n' "$got" | grep -c 'socket: keepalive on')
 if [ "$got" -ge 6 ]; then echo "PASS config: KASHIM_LOG=debug logs every socket decision ($got TCP sockets)"

@@ -122,11 +122,21 @@ impl Config {
     {
         let mut problems = Vec::new();
         let mut utf8_vars = Vec::new();
+        // execve allows a name twice; glibc's getenv takes the first, and so does kashim.
+        let mut seen: Vec<Vec<u8>> = Vec::new();
+        let mut repeated: Vec<String> = Vec::new();
         for (name, value) in vars {
             if !name.starts_with(PREFIX.as_bytes()) {
                 continue; // not ours, whatever its encoding
             }
             let shown_name = escape(&name);
+            if seen.contains(&name) {
+                if !repeated.contains(&shown_name) {
+                    repeated.push(shown_name);
+                }
+                continue;
+            }
+            seen.push(name);
             if !KNOWN.contains(&shown_name.as_str()) {
                 problems.push(format!(
                     "{}=\"{}\" is not a kashim variable (known: {}); ignored",
@@ -146,6 +156,11 @@ impl Config {
                     default_text(&shown_name)
                 )),
             }
+        }
+        for name in repeated {
+            problems.push(format!(
+                "{name} is set more than once; the first value is used (as getenv does), the others are ignored"
+            ));
         }
         let raw: RawVars = match envy::prefixed(PREFIX).from_iter(utf8_vars) {
             Ok(raw) => raw,

@@ -295,3 +295,21 @@ fn summary_line() {
     let loaded = load(&[("KASHIM_ENABLED", "off")]);
     assert!(loaded.config.summary().starts_with("disabled"));
 }
+
+#[test]
+fn a_repeated_variable_takes_the_first_value_and_keeps_the_others() {
+    let loaded = load(&[
+        ("KASHIM_ENABLED", "0"),
+        ("KASHIM_IDLE", "30"),
+        ("KASHIM_IDLE", "45"),
+        ("KASHIM_IDLE", "50"),
+        ("KASHIM_COUNT", "3"),
+    ]);
+    assert!(!loaded.config.enabled);
+    assert_eq!(loaded.config.idle_s, 30);
+    assert_eq!(loaded.config.count, 3);
+    assert_eq!(
+        loaded.problems,
+        vec!["KASHIM_IDLE is set more than once; the first value is used (as getenv does), the others are ignored".to_string()]
+    );
+}
