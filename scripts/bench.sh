@@ -16,6 +16,7 @@
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 lib=${LIBKASHIM:-$root/target/release/libkashim.so}
+kbin=$root/target/release/kashim
 src=$root/c-tests/bench
 bin=$root/c-tests/bin
 
@@ -37,8 +38,8 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'echo "bench.sh: interrupted" >&2; exit 130' INT TERM
 
 # --- build ---------------------------------------------------------------------------------------
-if [ ! -f "$lib" ]; then
-    echo "building libkashim.so (cargo build --release)"
+if [ ! -f "$lib" ] || [ ! -x "$kbin" ]; then
+    echo "building libkashim.so and kashim (cargo build --release)"
     (cd "$root" && cargo build --release --quiet) || { echo "bench.sh: cargo build failed" >&2; exit 1; }
 fi
 mkdir -p "$bin"
@@ -136,6 +137,31 @@ for ((i = 0; i < rss_runs; i++)); do
         read -r a b c < <("${base_env[@]}" "$py" -c "$pyrss"); add rss-py.none.rss "$a"; add rss-py.none.anon "$b"; add rss-py.none.file "$c"
     fi
 done
+# The kashim command: what `kashim -- /bin/true` costs over a plain LD_PRELOAD of the same library,
+# in pairs (order swapped every pair), wall time in µs from bash's $EPOCHREALTIME.
+us() { local t=${1/./}; echo $((10#$t)); }
+cmd_pairs() { # cmd_pairs SERIES PAIRS CMD...: records CMD's wall time minus the reference's
+    local series=$1 n=$2 i t0 t1 t2 a b; shift 2
+    for ((i = 0; i < n; i++)); do
+        if ((i % 2)); then
+            t0=$EPOCHREALTIME; "${base_env[@]}" "$@" >/dev/null; t1=$EPOCHREALTIME
+            "${base_env[@]}" LD_PRELOAD="$lib" /bin/true; t2=$EPOCHREALTIME
+            a=$(($(us "$t1") - $(us "$t0"))) b=$(($(us "$t2") - $(us "$t1")))
+        else
+            t0=$EPOCHREALTIME; "${base_env[@]}" LD_PRELOAD="$lib" /bin/true; t1=$EPOCHREALTIME
+            "${base_env[@]}" "$@" >/dev/null; t2=$EPOCHREALTIME
+            b=$(($(us "$t1") - $(us "$t0"))) a=$(($(us "$t2") - $(us "$t1")))
+        fi
+        add "$series.cmd" "$a"; add "$series.ref" "$b"; add "$series.d" $((a - b))
+    done
+}
+cmd_n=$((rounds * 5))
+cmd_pairs kbin "$cmd_n" "$kbin" -- /bin/true
+cmd_pairs script "$((cmd_n / 2))" "$root/scripts/kashim" -- /bin/true
+for ((i = 0; i < cmd_n; i++)); do
+    t0=$EPOCHREALTIME; "${base_env[@]}" "$kbin" --print-env >/dev/null; t1=$EPOCHREALTIME
+    add printenv.wall $(($(us "$t1") - $(us "$t0")))
+done
 elapsed=$((SECONDS - start))
 
 # --- table ---------------------------------------------------------------------------------------
@@ -180,6 +206,27 @@ echo
 echo "Loops: CPU (wall) time per iteration, median of per-round ratios kashim/reference."
 echo "Start-up: median CPU time per process, Δ = median of paired differences (CPU and wall)."
 echo "Start-up page faults added (median): kashim $(med c.d.flt), empty preloaded library $(med cnull.d.flt)."
+
+echo
+echo "| the kashim command | median wall time | compared with | median paired Δ | target | met |"
+echo "|---|---|---|---|---|---|"
+row_cmd() { # row_cmd LABEL SERIES TARGET_MS|-
+    local d ok target="≤ +$3 ms"
+    d=$(med "$2.d" | awk '{ printf "%+.3f", $1 / 1000 }')
+    if [ "$3" = - ]; then ok="(info)"; target="—"
+    else ok=$(awk -v d="$d" -v t="$3" 'BEGIN { print (d <= t) ? "yes" : "NO" }'); [ "$ok" = yes ] || missed=1; fi
+    # shellcheck disable=SC2016 # backquotes are Markdown
+    printf '| %s | %s ms | `LD_PRELOAD=libkashim.so /bin/true` (%s ms) | %s ms | %s | %s |\n' "$1" \
+        "$(med "$2.cmd" | awk '{ printf "%.3f", $1 / 1000 }')" "$(med "$2.ref" | awk '{ printf "%.3f", $1 / 1000 }')" \
+        "$d" "$target" "$ok"
+}
+row_cmd "\`kashim -- /bin/true\` (the binary, as installed)" kbin 2
+row_cmd "\`scripts/kashim -- /bin/true\` (checkout launcher: bash, then the binary)" script -
+pe=$(med printenv.wall | awk '{ printf "%.3f", $1 / 1000 }')
+pe_ok=$(awk -v d="$pe" 'BEGIN { print (d < 50) ? "yes" : "NO" }'); [ "$pe_ok" = yes ] || missed=1
+# shellcheck disable=SC2016 # backquotes are Markdown
+printf '| `kashim --print-env` | %s ms | — | — | < 50 ms | %s |\n' "$pe" "$pe_ok"
+echo "Pairs: $cmd_n (launcher: $((cmd_n / 2))), wall time through env -i in both variants, order swapped every pair."
 
 echo
 echo "| resident memory at start | kashim | without | difference |"
