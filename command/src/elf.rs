@@ -306,13 +306,8 @@ mod tests {
     }
 
     #[test]
-    fn the_built_library_carries_the_marker() {
-        // target/<profile>/libkashim.so sits next to target/<profile>/deps/<this test>.
-        let me = std::env::current_exe().unwrap();
-        let lib = me.parent().unwrap().parent().unwrap().join("libkashim.so");
-        if lib.exists() {
-            assert_eq!(check_kashim_library(&lib), Ok(()));
-        }
+    fn other_libraries_lack_the_marker() {
+        // The built libkashim.so is checked by the 40-wrapper suite (a debug build here may be stale).
         let libc = Path::new("/lib/x86_64-linux-gnu/libc.so.6");
         if libc.exists() {
             assert_eq!(check_kashim_library(libc), Err(NotKashim::NoMarker));
