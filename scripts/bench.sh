@@ -16,6 +16,7 @@
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 lib=${LIBKASHIM:-$root/target/release/libkashim.so}
+kbin=$root/target/release/kashim
 src=$root/c-tests/bench
 bin=$root/c-tests/bin
 
@@ -37,8 +38,8 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'echo "bench.sh: interrupted" >&2; exit 130' INT TERM
 
 # --- build ---------------------------------------------------------------------------------------
-if [ ! -f "$lib" ]; then
-    echo "building libkashim.so (cargo build --release)"
+if [ ! -f "$lib" ] || [ ! -x "$kbin" ]; then
+    echo "building libkashim.so and kashim (cargo build --release)"
     (cd "$root" && cargo build --release --quiet) || { echo "bench.sh: cargo build failed" >&2; exit 1; }
 fi
 mkdir -p "$bin"
@@ -136,6 +137,51 @@ for ((i = 0; i < rss_runs; i++)); do
         read -r a b c < <("${base_env[@]}" "$py" -c "$pyrss"); add rss-py.none.rss "$a"; add rss-py.none.anon "$b"; add rss-py.none.file "$c"
     fi
 done
+# The kashim command: what `kashim -- /bin/true` costs over a plain LD_PRELOAD of the same library.
+# Pairs in ABBA order, each process timed from spawn to exit: wall time, and CPU time (user +
+# system from wait4's rusage, which includes the program kashim execs). python3 spawns them (its
+# own start-up lies outside the timed spans); without python3, bash times the wall clock only.
+cmd_pairs() { # cmd_pairs SERIES PAIRS CMD...: CMD's and the reference's wall/CPU µs and their Δ
+    local series=$1 n=$2 cw rw cc rc i t0 t1 t2; shift 2
+    if [ -n "$py" ]; then
+        while read -r cw rw cc rc; do
+            add "$series.cmd" "$cw"; add "$series.ref" "$rw"; add "$series.d" $((cw - rw))
+            add "$series.cmdcpu" "$cc"; add "$series.refcpu" "$rc"; add "$series.dcpu" $((cc - rc))
+        done < <("${base_env[@]}" "$py" -c '
+import os, sys, time
+n, lib, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+env = dict(os.environ)
+ref_env = dict(env, LD_PRELOAD=lib)
+def run(argv, e):
+    t = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, e)
+    _, _, ru = os.wait4(pid, 0)
+    return int((time.perf_counter() - t) * 1e6), int((ru.ru_utime + ru.ru_stime) * 1e6)
+for i in range(n):
+    if i % 2:
+        a = run(cmd, env); b = run(["/bin/true"], ref_env)
+    else:
+        b = run(["/bin/true"], ref_env); a = run(cmd, env)
+    print(a[0], b[0], a[1], b[1])
+' "$n" "$lib" "$@")
+    else
+        for ((i = 0; i < n; i++)); do
+            t0=$EPOCHREALTIME; "${base_env[@]}" "$@" >/dev/null; t1=$EPOCHREALTIME
+            "${base_env[@]}" LD_PRELOAD="$lib" /bin/true; t2=$EPOCHREALTIME
+            t0=${t0/./} t1=${t1/./} t2=${t2/./}
+            cw=$((10#$t1 - 10#$t0)) rw=$((10#$t2 - 10#$t1))
+            add "$series.cmd" "$cw"; add "$series.ref" "$rw"; add "$series.d" $((cw - rw))
+        done
+    fi
+}
+cmd_n=$((rounds * 5))
+cmd_pairs kbin "$cmd_n" "$kbin" -- /bin/true
+cmd_pairs script "$((cmd_n / 2))" "$root/scripts/kashim" -- /bin/true
+for ((i = 0; i < cmd_n; i++)); do
+    t0=$EPOCHREALTIME; "${base_env[@]}" "$kbin" --print-env >/dev/null; t1=$EPOCHREALTIME
+    t0=${t0/./} t1=${t1/./}
+    add printenv.wall $((10#$t1 - 10#$t0))
+done
 elapsed=$((SECONDS - start))
 
 # --- table ---------------------------------------------------------------------------------------
@@ -180,6 +226,32 @@ echo
 echo "Loops: CPU (wall) time per iteration, median of per-round ratios kashim/reference."
 echo "Start-up: median CPU time per process, Δ = median of paired differences (CPU and wall)."
 echo "Start-up page faults added (median): kashim $(med c.d.flt), empty preloaded library $(med cnull.d.flt)."
+
+echo
+echo "| the kashim command | compared with | median CPU (wall) | reference CPU (wall) | Δ CPU | Δ wall | target | met |"
+echo "|---|---|---|---|---|---|---|---|"
+ms() { med "$1" | awk '{ printf "%.3f", $1 / 1000 }'; }
+row_cmd() { # row_cmd LABEL SERIES TARGET_MS|-: judged on the CPU Δ (the wall Δ without python3)
+    local dc="—" dw cpu="—" refcpu="—" judged ok target="≤ +$3 ms"
+    dw=$(med "$2.d" | awk '{ printf "%+.3f", $1 / 1000 }')
+    judged=$dw
+    if [ -s "$tmp/$2.dcpu" ]; then
+        dc=$(med "$2.dcpu" | awk '{ printf "%+.3f", $1 / 1000 }'); judged=$dc
+        cpu="$(ms "$2.cmdcpu") ms" refcpu="$(ms "$2.refcpu") ms"
+    fi
+    if [ "$3" = - ]; then ok="(info)"; target="—"
+    else ok=$(awk -v d="$judged" -v t="$3" 'BEGIN { print (d <= t) ? "yes" : "NO" }'); [ "$ok" = yes ] || missed=1; fi
+    # shellcheck disable=SC2016 # backquotes are Markdown
+    printf '| %s | `LD_PRELOAD=libkashim.so /bin/true` | %s (%s ms) | %s (%s ms) | %s ms | %s ms | %s | %s |\n' "$1" \
+        "$cpu" "$(ms "$2.cmd")" "$refcpu" "$(ms "$2.ref")" "$dc" "$dw" "$target" "$ok"
+}
+row_cmd "\`kashim -- /bin/true\` (the binary, as installed)" kbin 2
+row_cmd "\`scripts/kashim -- /bin/true\` (checkout launcher: bash, then the binary)" script -
+pe=$(ms printenv.wall)
+pe_ok=$(awk -v d="$pe" 'BEGIN { print (d < 50) ? "yes" : "NO" }'); [ "$pe_ok" = yes ] || missed=1
+# shellcheck disable=SC2016 # backquotes are Markdown
+printf '| `kashim --print-env` | — | — (%s ms) | — | — | — | < 50 ms (wall) | %s |\n' "$pe" "$pe_ok"
+echo "Pairs: $cmd_n (launcher: $((cmd_n / 2))), order swapped every pair; Δ = median of paired differences."
 
 echo
 echo "| resident memory at start | kashim | without | difference |"

@@ -19,7 +19,13 @@ failures=()
 
 note() { printf '%s\n' "$*"; }
 
-echo "== building libkashim.so (cargo build --release)"
+# shellcheck source=scripts/lib/toolchain.sh
+. "$root/scripts/lib/toolchain.sh"
+if ! need_toolchain "$root" "test.sh: " >&2; then
+    echo "no test run: install what is named above, then run scripts/test.sh again"
+    exit 1
+fi
+echo "== building libkashim.so and kashim (cargo build --release)"
 if ! cargo build --release --quiet; then
     note "FAILED - build: cargo build --release failed"
     echo "0 passed, 1 failed"

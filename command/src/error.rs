@@ -6,11 +6,8 @@ use std::process::ExitCode;
 /// Exit statuses (documented in `kashim --help` and kashim(1)).
 pub const EXIT_FAILURE: u8 = 1; // the job could not be done (inspect/attach/ebpf)
 pub const EXIT_USAGE: u8 = 2; // bad option or value
-#[allow(dead_code)] // until every mode is built
 pub const EXIT_KASHIM: u8 = 125; // kashim itself cannot work (no library, build failed)
-#[allow(dead_code)]
 pub const EXIT_CANNOT_RUN: u8 = 126; // COMMAND found but not executable
-#[allow(dead_code)]
 pub const EXIT_NOT_FOUND: u8 = 127; // COMMAND not found
 
 #[derive(Debug, PartialEq, Eq)]

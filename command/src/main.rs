@@ -7,10 +7,13 @@
 mod attach;
 mod cli;
 mod ebpf;
+mod elf;
 mod error;
 mod help;
 mod inspect;
+mod library;
 mod print_env;
+mod reach;
 mod run;
 mod settings;
 

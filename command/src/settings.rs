@@ -9,7 +9,6 @@ use kashim_config::{check, escape, Config, KNOWN, PREFIX};
 use std::ffi::OsString;
 
 #[derive(Debug, PartialEq, Eq)]
-#[allow(dead_code)] // until every mode is built
 pub struct Settings {
     /// The variables a run exports, in `KNOWN` order: inherited ones and the options' values.
     pub vars: Vec<(&'static str, OsString)>,
@@ -18,7 +17,6 @@ pub struct Settings {
 }
 
 /// `env` is the process environment; `args` the settings given as options (a later one wins).
-#[allow(dead_code)]
 pub fn resolve(
     env: impl IntoIterator<Item = (OsString, OsString)>,
     args: &[SettingArg],

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Suite 40-wrapper: the kashim command (scripts/kashim) and scripts/install.sh (issue 4).
+# Suite 40-wrapper: the kashim command (scripts/kashim, which builds and runs the native binary)
+# and scripts/install.sh (issues 4 and 8).
 # Every check looks at what the kernel reports for real sockets (getsockopt, /proc/net/tcp), at
 # exit codes and at exact output; nothing is mocked. Needs python3 and gcc (+ static libc) and,
 # for the secure-execution checks, root with setpriv/setcap; what is missing is reported as SKIP.
@@ -11,6 +12,7 @@ set -u
 # program started here, so they stay shell variables only.
 export -n LIBKASHIM_ROOT LIBKASHIM
 K=$LIBKASHIM_ROOT/scripts/kashim
+KBIN=$LIBKASHIM_ROOT/target/release/kashim   # the binary scripts/kashim runs; installed as such
 LIB=$LIBKASHIM
 work=$(mktemp -d)
 chmod 755 "$work"   # the secure-execution checks run programs from here as nobody
@@ -58,6 +60,9 @@ print(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), s.getsockopt(T, sock
 EOF
 
 version=$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$LIBKASHIM_ROOT/Cargo.toml" | head -n 1)
+# --version names the commit the binary was built from, when the build could tell.
+commit=$(git -C "$LIBKASHIM_ROOT" rev-parse --short=12 HEAD 2>/dev/null)
+full_version="kashim $version${commit:+ ($commit)}"
 
 # ---------------------------------------------------------------- help and version
 run "$K" --help
@@ -71,8 +76,11 @@ if [ "$rc" = 0 ] && [ -z "$missing" ]; then pass wrapper-help
 else fail wrapper-help "exit $rc, help lacks:$missing"; fi
 
 run "$K" --version
-if [ "$rc" = 0 ] && [ "$(out)" = "kashim $version" ]; then pass wrapper-version
-else fail wrapper-version "exit $rc, printed '$(out)', expected 'kashim $version'"; fi
+v1=$(out) rc1=$rc
+run "$K" -V
+if [ "$rc1" = 0 ] && [ "$rc" = 0 ] && [ "$v1" = "$full_version" ] && [ "$(out)" = "$full_version" ]; then
+    pass wrapper-version-with-commit
+else fail wrapper-version-with-commit "--version: exit $rc1 '$v1'; -V: exit $rc '$(out)' $(err); expected '$full_version'"; fi
 
 # ---------------------------------------------------------------- bad options
 # Each case: expected stderr line (a fixed part), then the arguments. The command must not run.
@@ -125,6 +133,7 @@ bad_case '--print-env "yaml" is not a form' --print-env yaml
 bad_case '--print-env takes no COMMAND' --print-env shell "${touch_cmd[@]}"
 bad_case 'must be an absolute path' --print-env docker --lib lib/libkashim.so
 bad_case '--inspect "abc" is not a process id' --inspect abc
+bad_case '--idle has no effect with --inspect' --idle 5 --inspect 1
 if [ "${#bad_failures[@]}" = 0 ]; then pass "wrapper-bad-options ($bad_count cases: exit 2, one line, command not run)"
 else fail wrapper-bad-options "${bad_failures[*]}"; fi
 
@@ -134,12 +143,15 @@ run "$K" --idle 0 --count 500 touch "$work/ran"
 if [ "$rc" = 2 ] && [ "$(lines "$work/err")" = 2 ] && [ ! -e "$work/ran" ]; then pass wrapper-two-bad-values
 else fail wrapper-two-bad-values "exit $rc, stderr: $(err)"; fi
 
-# Only options are judged: a bad inherited KASHIM_ variable is the library's business (it warns
-# and uses its default); the command runs.
+# A bad KASHIM_ variable kashim inherits is judged like an option: one line naming it, exit 2,
+# nothing run (the library alone still never stops a program: it warns and uses its default).
 rm -f "$work/ran"
-KASHIM_IDLE=abc run "$K" touch "$work/ran"
-if [ "$rc" = 0 ] && [ -e "$work/ran" ] && grep -q 'KASHIM_IDLE="abc"' "$work/err"; then pass wrapper-inherited-env-not-an-option
-else fail wrapper-inherited-env-not-an-option "exit $rc, stderr: $(err)"; fi
+KASHIM_IDLE=abc KASHIM_IDEL=5 run "$K" touch "$work/ran"
+if [ "$rc" = 2 ] && [ ! -e "$work/ran" ] && [ "$(lines "$work/err")" = 2 ] &&
+    grep -q '^kashim: KASHIM_IDLE="abc" is not a duration' "$work/err" &&
+    grep -q '^kashim: KASHIM_IDEL="5" in the environment is not a kashim variable' "$work/err"; then
+    pass wrapper-inherited-env-judged
+else fail wrapper-inherited-env-judged "exit $rc, stderr: $(err)"; fi
 
 run "$K" /nonexistent/prog
 if [ "$rc" = 127 ] && [ "$(lines "$work/err")" = 1 ]; then pass wrapper-command-not-found
@@ -179,6 +191,13 @@ else
     if [ "$rc" = 0 ] && [ "$(lines "$work/err")" = 1 ] && grep -q '^kashim: active: .*idle 30s' "$work/err"; then
         pass wrapper-verbose
     else fail wrapper-verbose "exit $rc, stderr: $(err)"; fi
+    # One start line per run, however many processes the program starts (here 3 + python);
+    # the program still gets keepalive.
+    # shellcheck disable=SC2016 # expanded by sh
+    run "$K" -v --idle 30 sh -c 'true; /bin/true; sh -c : ; exec "$0" "$1"' "$PY" "$work/ka.py"
+    if [ "$rc" = 0 ] && [ "$(grep -c 'active:' "$work/err")" = 1 ] && [ "$(out | cut -d' ' -f1-2)" = "1 30" ]; then
+        pass wrapper-verbose-one-line-per-run
+    else fail wrapper-verbose-one-line-per-run "exit $rc, printed '$(out)', stderr: $(err | tr '\n' '|')"; fi
 
     # Everything after COMMAND belongs to it, option-like words included.
     run "$K" "$PY" -c 'import sys; print(sys.argv[1:])' --idle x -v
@@ -299,7 +318,7 @@ EOF
         warn_case wrapper-setgid-warning setgid 0 "$K" "$work/ka-sgid"
         # The checkout may sit where nobody cannot read (/root): nobody runs an installed-layout copy.
         mkdir -p "$work/nb/bin" "$work/nb/lib"
-        cp "$K" "$work/nb/bin/kashim"; cp "$LIB" "$work/nb/lib/libkashim.so"
+        cp "$KBIN" "$work/nb/bin/kashim"; cp "$LIB" "$work/nb/lib/libkashim.so"
         chmod -R a+rX "$work/nb"
         if command -v setcap >/dev/null 2>&1 && command -v setpriv >/dev/null 2>&1 &&
             setpriv --reuid nobody --regid "$grp" --clear-groups test -x "$work/nb/bin/kashim"; then
@@ -331,6 +350,35 @@ keepalive=1"
             if [ "$rc" = 0 ] && [ "$(out)" = "$expect" ] && [ "$(cat /etc/ld.so.preload 2>/dev/null)" = "$host_preload" ]; then
                 pass recipe-ld-so-preload
             else fail recipe-ld-so-preload "exit $rc, printed '$(out | tr '\n' ' ')' $(err)"; fi
+
+            # Issue 14 defect 10: kashim run where the library is already system-wide (a copy at
+            # another path, as an installed one would be). A run passes only the settings: no
+            # second copy, one start line, and the warnings tell what really happens there.
+            mkdir -p "$work/sys"
+            cp "$LIB" "$work/sys/libkashim.so"
+            echo "$work/sys/libkashim.so" >"$work/preload-sys"
+            in_system_wide() {   # CMD...: run CMD (as run does) under that /etc/ld.so.preload
+                # shellcheck disable=SC2016 # expanded by the inner bash
+                run unshare -m --propagation private bash -c '
+                    mount -t tmpfs kashim-test "$1/etc" && cp -a /etc/. "$1/etc/" &&
+                    cp "$1/preload-sys" "$1/etc/ld.so.preload" && mount --bind "$1/etc" /etc &&
+                    shift && exec "$@"' _ "$work" "$@"
+            }
+            if [ -n "$PY" ]; then
+                in_system_wide "$K" -v --idle 30 "$PY" "$work/ka.py"
+                if [ "$rc" = 0 ] && [ "$(out)" = "1 30 10 6 0 -" ] && [ "$(lines "$work/err")" = 1 ] &&
+                    grep -q '^kashim: active: .*idle 30s' "$work/err"; then
+                    pass wrapper-system-wide-no-second-copy
+                else fail wrapper-system-wide-no-second-copy "exit $rc, printed '$(out)' (want '1 30 10 6 0 -'), stderr: $(err | tr '\n' '|')"; fi
+            fi
+            in_system_wide "$K" "$work/ka-suid"
+            plain_out=$(out) plain_err=$(err)
+            in_system_wide "$K" --count 5 "$work/ka-suid"
+            if [ "$plain_out" = keepalive=1 ] && [ -z "$plain_err" ] && [ "$(out)" = keepalive=1 ] &&
+                [ "$(lines "$work/err")" = 1 ] && grep -q '^kashim: warning: .*is setuid: the system-wide libkashim.so .* reaches it, but .* ignores KASHIM_\* settings' "$work/err" &&
+                ! grep -q 'NOT on' "$work/err"; then
+                pass wrapper-system-wide-setuid-warning-true
+            else fail wrapper-system-wide-setuid-warning-true "no settings: '$plain_out' '$plain_err'; --count 5: '$(out)' $(err)"; fi
         else
             skip recipe-ld-so-preload "unshare not installed (util-linux)"
         fi
@@ -340,7 +388,8 @@ fi
 # ---------------------------------------------------------------- --print-env
 opts=(--idle 30s --count 4 --user-timeout auto --force --log info)
 run "$K" "${opts[@]}" --print-env shell
-expected="export LD_PRELOAD=\"\${LD_PRELOAD:+\$LD_PRELOAD:}$LIB\"
+# The first line appends the library unless the shell's LD_PRELOAD already names it.
+expected="case \" \${LD_PRELOAD-} \" in *[\\ :]\"$LIB\"[\\ :]*) ;; *) export LD_PRELOAD=\"\${LD_PRELOAD:+\$LD_PRELOAD:}$LIB\" ;; esac
 export KASHIM_IDLE=30s
 export KASHIM_COUNT=4
 export KASHIM_USER_TIMEOUT=auto
@@ -358,7 +407,32 @@ if [ -n "$PY" ]; then
     if [ "$rc" = 0 ] && [ "$(out)" = "$want" ] && grep -q '^kashim: active:' "$work/err"; then
         pass wrapper-print-env-shell-works
     else fail wrapper-print-env-shell-works "got '$(out)' expected '$want' (exit $rc) $(err)"; fi
+    # Pasted twice (say, once in ~/.profile and once by hand), the library is listed once.
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    run env LD_PRELOAD="$other" bash -c '. "$1"; . "$1"; exec "$2" "$3"' _ "$work/env.sh" "$PY" "$work/ka.py"
+    if [ "$rc" = 0 ] && [ "$(out)" = "$want" ] && [ "$(grep -c 'active:' "$work/err")" = 1 ]; then
+        pass wrapper-print-env-shell-pasted-twice
+    else fail wrapper-print-env-shell-pasted-twice "got '$(out)' expected '$want' (exit $rc) $(err)"; fi
 fi
+
+# Without FORM: the shell form. Inherited KASHIM_* values are printed as a run would use them,
+# options overriding them.
+run "$K" --print-env shell
+shell_form=$(out)
+KASHIM_COUNT=3 KASHIM_IDLE=45 run "$K" --print-env --idle 20
+if [ "$rc" = 0 ] && [ "$(out)" = "$shell_form
+export KASHIM_IDLE=20
+export KASHIM_COUNT=3" ] && [ ! -s "$work/err" ]; then
+    pass wrapper-print-env-default-shell-keeps-inherited
+else fail wrapper-print-env-default-shell-keeps-inherited "exit $rc, got: $(out | tr '\n' '|') $(err)"; fi
+
+# docker/systemd without --lib, from a checkout: the build path is this machine's; say so (once,
+# on stderr, so the printed lines stay pasteable). The installed case is checked with install.sh.
+run "$K" --print-env docker
+if [ "$rc" = 0 ] && [ "$(out)" = "ENV LD_PRELOAD=$LIB" ] && [ "$(lines "$work/err")" = 1 ] &&
+    grep -q "^kashim: warning: $LIB is this machine's build of the library; .*--lib" "$work/err"; then
+    pass wrapper-print-env-docker-warns-from-checkout
+else fail wrapper-print-env-docker-warns-from-checkout "exit $rc, out: $(out) err: $(err)"; fi
 
 run "$K" "${opts[@]}" --print-env systemd
 expected="[Service]
@@ -492,10 +566,20 @@ if [ -n "$PY" ]; then
 fi
 
 mkdir -p "$work/lonely/bin"
-cp "$K" "$work/lonely/bin/kashim"
+cp "$KBIN" "$work/lonely/bin/kashim"
 run "$work/lonely/bin/kashim" true
 if [ "$rc" = 125 ] && grep -q 'cannot find libkashim.so' "$work/err"; then pass wrapper-lib-not-found
 else fail wrapper-lib-not-found "exit $rc: $(err)"; fi
+
+# A file that is not libkashim.so is refused before anything runs, judged by its ELF symbols.
+if command -v gcc >/dev/null 2>&1; then
+    rm -f "$work/ran"
+    run "$K" --lib "$work/other.so" touch "$work/ran"
+    if [ "$rc" = 125 ] && [ ! -e "$work/ran" ] && [ "$(lines "$work/err")" = 1 ] &&
+        grep -q "other.so is not libkashim.so" "$work/err"; then
+        pass wrapper-lib-not-kashim
+    else fail wrapper-lib-not-kashim "exit $rc: $(err)"; fi
+fi
 
 # A source checkout without a built library: the first run builds it, shows cargo, and goes on.
 if ! command -v cargo >/dev/null 2>&1; then
@@ -506,6 +590,25 @@ else
     # The whole checkout except its build output and history.
     tar -C "$LIBKASHIM_ROOT" --exclude=./target --exclude=./.git -cf - . | tar -C "$tree" -xf -
     # Offline: the crates are already in cargo's cache from the main build.
+    # Without cargo, or without the C compiler Rust links with, both entry points say what to
+    # install (with the minimum Rust version), and exit 125 (scripts/kashim) or 1 (test.sh).
+    mkdir -p "$work/tools"
+    for t in bash env sed head sort cat readlink dirname basename mktemp; do
+        ln -sf "$(command -v "$t")" "$work/tools/$t"
+    done
+    need=$(sed -n 's/^rust-version *= *"\([^"]*\)".*/\1/p' "$LIBKASHIM_ROOT/Cargo.toml" | head -n 1)
+    run env -i PATH="$work/tools" HOME=/nonexistent "$tree/scripts/kashim" true
+    k_rc=$rc k_err=$(err)
+    run env -i PATH="$work/tools" HOME=/nonexistent bash "$tree/scripts/test.sh" 10-unit
+    t_rc=$rc t_out=$(out; err)
+    cargo_dir=$(dirname "$(command -v cargo)")
+    run env PATH="$work/tools:$cargo_dir" "$tree/scripts/kashim" true
+    if [ "$k_rc" = 125 ] && [[ $k_err == *"cargo is not installed"*"Rust $need or newer"*rustup* ]] &&
+        [ "$t_rc" = 1 ] && [[ $t_out == *"cargo is not installed"*rustup* ]] && [[ $t_out != *"command not found"* ]] &&
+        [ "$rc" = 125 ] && grep -q 'no C compiler (cc) found' "$work/err" && grep -q 'apt-get install gcc' "$work/err"; then
+        pass wrapper-build-says-what-to-install
+    else fail wrapper-build-says-what-to-install "no cargo: exit $k_rc '$k_err'; test.sh: exit $t_rc '$t_out'; no cc: exit $rc '$(err)'"; fi
+
     rm -f "$work/ran"
     CARGO_NET_OFFLINE=true timeout 600 "$tree/scripts/kashim" --idle 30 touch "$work/ran" >"$work/out" 2>"$work/err" </dev/null
     rc=$?
@@ -524,19 +627,49 @@ snapshot() { (cd "$dest" && find . -type f | sort); }
 before=$(snapshot)
 run env DESTDIR="$dest" PREFIX="$prefix" "$LIBKASHIM_ROOT/scripts/install.sh"
 added=$(comm -13 <(echo "$before") <(snapshot) | tr '\n' ' ')
-expected_out="installed $dest$prefix/lib/libkashim.so
-installed $dest$prefix/bin/kashim"
-if [ "$rc" = 0 ] && [ "$(out)" = "$expected_out" ] && [ "$added" = "./opt/kashim/bin/kashim ./opt/kashim/lib/libkashim.so " ] &&
-    cmp -s "$LIB" "$dest$prefix/lib/libkashim.so" && [ -x "$dest$prefix/bin/kashim" ]; then
+installed=(lib/libkashim.so bin/kashim share/man/man1/kashim.1 share/man/man7/libkashim.7
+    share/bash-completion/completions/kashim)
+expected_out=$(for f in "${installed[@]}"; do echo "installed $dest$prefix/$f"; done)
+expected_added=$(for f in "${installed[@]}"; do echo ".$prefix/$f"; done | sort | tr '\n' ' ')
+if [ "$rc" = 0 ] && [ "$(out)" = "$expected_out" ] && [ "$added" = "$expected_added" ] &&
+    cmp -s "$LIB" "$dest$prefix/lib/libkashim.so" && cmp -s "$KBIN" "$dest$prefix/bin/kashim" &&
+    [ -x "$dest$prefix/bin/kashim" ]; then
     pass install-files
 else fail install-files "exit $rc, printed '$(out)', added '$added' $(err | tail -n 2)"; fi
 
 run "$dest$prefix/bin/kashim" --version
 v=$(out)
 run "$dest$prefix/bin/kashim" --print-env systemd
-if [ "$v" = "kashim $version" ] && out | grep -qx "Environment=LD_PRELOAD=$dest$prefix/lib/libkashim.so"; then
+if [ "$v" = "$full_version" ] && out | grep -qx "Environment=LD_PRELOAD=$dest$prefix/lib/libkashim.so" &&
+    [ ! -s "$work/err" ]; then
     pass install-wrapper-finds-installed-library
 else fail install-wrapper-finds-installed-library "version '$v', print-env: $(out | tr '\n' '|') $(err)"; fi
+
+# The man pages render without a warning from groff, and the installed completion completes.
+if command -v groff >/dev/null 2>&1; then
+    man_warn=$(for f in "$dest$prefix/share/man/man1/kashim.1" "$dest$prefix/share/man/man7/libkashim.7"; do
+        groff -man -ww -z "$f" 2>&1; done)
+    title=$(groff -man -Tutf8 "$dest$prefix/share/man/man1/kashim.1" 2>/dev/null | grep -c 'kashim - run a program')
+    if [ -z "$man_warn" ] && [ "$title" = 1 ]; then pass install-man-pages
+    else fail install-man-pages "groff: $man_warn; title lines: $title"; fi
+else
+    skip install-man-pages "groff not installed"
+fi
+# shellcheck disable=SC2016 # expanded by the inner bash
+run bash -c '. "$1"
+    COMP_WORDS=(kashim --log ""); COMP_CWORD=2; _kashim; echo "${COMPREPLY[*]}"
+    COMP_WORDS=(kashim --print-env ""); COMP_CWORD=2; _kashim; echo "${COMPREPLY[*]}"
+    COMP_WORDS=(kashim --id); COMP_CWORD=1; _kashim; echo "${COMPREPLY[*]}"' _ \
+    "$dest$prefix/share/bash-completion/completions/kashim"
+if [ "$rc" = 0 ] && [ "$(out)" = "off warn info debug
+shell systemd docker
+--idle" ]; then pass install-bash-completion
+else fail install-bash-completion "exit $rc, completed: $(out | tr '\n' '|') $(err)"; fi
+
+run env DESTDIR="$dest" PREFIX="$prefix" "$LIBKASHIM_ROOT/scripts/install.sh" --bogus
+if [ "$rc" = 2 ] && [ "$(lines "$work/err")" = 1 ] && grep -q 'unknown argument --bogus' "$work/err"; then
+    pass install-bad-option-exit-2
+else fail install-bad-option-exit-2 "exit $rc: $(err)"; fi
 if [ -n "$PY" ]; then
     run "$dest$prefix/bin/kashim" --idle 25 "$PY" "$work/ka.py"
     if [ "$rc" = 0 ] && [ "$(out)" = "1 25 10 6 0 $dest$prefix/lib/libkashim.so" ]; then pass install-wrapper-runs
@@ -560,18 +693,45 @@ if [ "$rc" != 0 ] && [ -f "$dest$prefix/lib/libkashim.so" ] && grep -q 'ld.so.pr
 else fail install-uninstall-refuses-while-preloaded "exit $rc $(err)"; fi
 rm -rf "${dest:?}/etc"
 run env DESTDIR="$dest" PREFIX="$prefix" "$LIBKASHIM_ROOT/scripts/install.sh" --uninstall
-expected_out="removed $dest$prefix/bin/kashim
-removed $dest$prefix/lib/libkashim.so"
+expected_out=$(for f in "${installed[@]}"; do echo "removed $dest$prefix/$f"; done)
 if [ "$rc" = 0 ] && [ "$(out)" = "$expected_out" ] && [ "$(snapshot)" = "$before" ]; then pass install-uninstall-exact
 else fail install-uninstall-exact "exit $rc, printed '$(out)', files now: $(snapshot | tr '\n' ' ')"; fi
 run env DESTDIR="$dest" PREFIX="$prefix" "$LIBKASHIM_ROOT/scripts/install.sh" --uninstall
-if [ "$rc" = 0 ] && [ "$(out | grep -c '^not installed: ')" = 2 ]; then pass install-uninstall-again
+if [ "$rc" = 0 ] && [ "$(out | grep -c '^not installed: ')" = "${#installed[@]}" ]; then pass install-uninstall-again
 else fail install-uninstall-again "exit $rc, printed '$(out)'"; fi
 
 run env DESTDIR="$dest" PREFIX="/opt/my kashim" "$LIBKASHIM_ROOT/scripts/install.sh"
 if [ "$rc" != 0 ] && grep -q 'spaces or colons' "$work/err" && [ ! -e "$dest/opt/my kashim" ]; then
     pass install-refuses-bad-prefix
 else fail install-refuses-bad-prefix "exit $rc $(err)"; fi
+
+# ---------------------------------------------------------------- the library stays lean
+# libkashim.so holds the hooks and their rules only: every symbol it exports is a libc function it
+# interposes, or its KASHIM_LIBRARY marker; it needs no library beyond the C runtime; its size stays
+# under a fixed bound (437 KiB when the command moved to Rust). Nothing of the command (argument
+# parser, JSON, eBPF loader) may be linked in. And the kashim binary exports no libc function, so
+# its own sockets are never interposed by code compiled into it.
+libc_so=$(ldconfig -p 2>/dev/null | awk '$1 == "libc.so.6" { print $NF; exit }')
+if ! command -v nm >/dev/null 2>&1 || ! command -v readelf >/dev/null 2>&1 || [ -z "$libc_so" ]; then
+    skip library-lean "needs nm and readelf (binutils) and ldconfig"
+else
+    why=""
+    nm -D --defined-only "$libc_so" | awk '{ sub(/@.*/, "", $3); print $3 }' | sort -u >"$work/libc.syms"
+    nm -D --defined-only "$LIB" | awk '{ print $3 }' | sort -u >"$work/lib.syms"
+    extra=$(comm -23 "$work/lib.syms" "$work/libc.syms" | grep -vx KASHIM_LIBRARY | tr '\n' ' ')
+    [ -z "$extra" ] || why+=" exports more than hooks: $extra;"
+    grep -qx KASHIM_LIBRARY "$work/lib.syms" || why+=" no KASHIM_LIBRARY marker;"
+    grep -qx socket "$work/lib.syms" || why+=" does not export socket;"
+    needed=$(readelf -d "$LIB" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
+        grep -vxE 'libc\.so\.6|libgcc_s\.so\.1|ld-linux-[a-z0-9_-]+\.so\.[0-9]+' | tr '\n' ' ')
+    [ -z "$needed" ] || why+=" needs more libraries: $needed;"
+    size=$(stat -c %s "$LIB")
+    [ "$size" -le 524288 ] || why+=" $size bytes, more than the 512 KiB bound;"
+    own=$(nm -D --defined-only "$KBIN" | awk '{ print $3 }' | sort -u | comm -12 - "$work/libc.syms" | tr '\n' ' ')
+    [ -z "$own" ] || why+=" the kashim binary exports libc functions: $own;"
+    if [ -z "$why" ]; then pass "library-lean ($size bytes, exports: $(tr '\n' ' ' <"$work/lib.syms"))"
+    else fail library-lean "$why"; fi
+fi
 
 # ---------------------------------------------------------------- lint
 if command -v shellcheck >/dev/null 2>&1; then

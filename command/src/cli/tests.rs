@@ -145,3 +145,22 @@ fn every_flag_is_in_the_help_and_the_completion() {
         );
     }
 }
+
+#[test]
+fn every_flag_is_in_the_man_page() {
+    let man = include_str!("../../../docs/man/kashim.1");
+    for f in FLAGS {
+        let roff = f.long.replace('-', "\\-");
+        assert!(
+            man.contains(&roff),
+            "{} missing from docs/man/kashim.1",
+            f.long
+        );
+        if let Some(c) = f.short {
+            assert!(
+                man.contains(&format!("\\-{c}")),
+                "-{c} missing from kashim.1"
+            );
+        }
+    }
+}
