@@ -1,9 +1,327 @@
 //! `kashim --inspect PID`: the TCP connections of a process and their keepalive state.
+//!
+//! The sockets come from /proc (the process's descriptors and its network namespace's TCP tables);
+//! each one's keepalive options are read with getsockopt on a pidfd_getfd duplicate when kashim
+//! has ptrace rights over the process, and otherwise judged from the timer /proc shows. The
+//! target is only read: never stopped, signalled or changed. `attach` prints the same view.
 
 use crate::cli::Invocation;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, EXIT_FAILURE};
+use crate::json::Json;
+use crate::pidfd::{permission_hint, DupError, PidFd};
+use crate::proc_net::{self, show_addr, TcpSocket, Timer};
+use crate::sockopt::{self, errno_text, Keepalive};
+use std::io;
+use std::os::fd::{AsFd, RawFd};
 use std::process::ExitCode;
 
-pub fn main(_inv: &Invocation, _pid: i32) -> Result<ExitCode> {
-    Err(Error::failure("--inspect is not built yet"))
+pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
+    let label = format!("--inspect {pid}");
+    let pidfd = PidFd::open(pid);
+    if matches!(&pidfd, Err(e) if e.raw_os_error() == Some(libc::ESRCH)) {
+        return Err(no_such_process(&label));
+    }
+    let survey = Survey::take(pid, pidfd.as_ref().ok(), &label)?;
+    if inv.json {
+        println!("{}", survey.json(None).to_text());
+    } else {
+        print!("{}", survey.table(None));
+    }
+    Ok(if survey.all_have_keepalive() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILURE)
+    })
+}
+
+pub fn no_such_process(label: &str) -> Error {
+    Error::failure(format!("{label}: no such process"))
+}
+
+/// One TCP socket of the process.
+pub struct Entry {
+    /// The first of the process's descriptors for this socket.
+    pub fd: RawFd,
+    pub sock: TcpSocket,
+    /// Read with getsockopt on a duplicate; `None` without ptrace rights.
+    pub opts: Option<Keepalive>,
+}
+
+impl Entry {
+    /// Whether keepalive is on: known from getsockopt, or from the keepalive timer /proc shows
+    /// (`None` while a retransmit or zero-window timer hides it).
+    pub fn keepalive(&self) -> Option<bool> {
+        if let Some(opts) = self.opts {
+            return Some(opts.on);
+        }
+        match self.sock.timer {
+            Timer::Keepalive => Some(true),
+            Timer::Retransmit | Timer::ZeroWindowProbe => None,
+            Timer::None | Timer::Other(_) => Some(false),
+        }
+    }
+}
+
+pub struct Survey {
+    pub pid: i32,
+    pub command: String,
+    /// In descriptor order.
+    pub entries: Vec<Entry>,
+    /// Why the options could not be read (each socket then shows `?`).
+    pub opts_unreadable: Option<String>,
+    ticks: u64,
+}
+
+/// What `attach` did to one socket, for its extra column.
+pub trait AttachColumn {
+    fn outcome(&self, inode: u64) -> (String, Json);
+}
+
+/// The process's TCP sockets (inode, descriptor) as /proc shows them, without their options.
+pub fn tcp_sockets(pid: i32, label: &str) -> Result<Vec<(RawFd, TcpSocket)>> {
+    let fds = proc_net::socket_fds(pid).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => no_such_process(label),
+        io::ErrorKind::PermissionDenied => Error::failure(format!(
+            "{label}: not permitted to read /proc/{pid}/fd; {}",
+            permission_hint()
+        )),
+        _ => Error::failure(format!(
+            "{label}: cannot read /proc/{pid}/fd: {}",
+            errno_text(&e)
+        )),
+    })?;
+    let mut tables = proc_net::tcp_tables(pid).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => no_such_process(label),
+        _ => Error::failure(format!(
+            "{label}: cannot read /proc/{pid}/net/tcp: {}",
+            errno_text(&e)
+        )),
+    })?;
+    // A socket held by several descriptors is listed once, under its first.
+    Ok(fds
+        .into_iter()
+        .filter_map(|(fd, inode)| Some((fd, tables.remove(&inode)?)))
+        .collect())
+}
+
+impl Survey {
+    /// Reads the process's TCP sockets, and their options through `pidfd` when permitted.
+    pub fn take(pid: i32, pidfd: Option<&PidFd>, label: &str) -> Result<Survey> {
+        let sockets = tcp_sockets(pid, label)?;
+        let command = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|c| c.trim_end().to_string())
+            .unwrap_or_else(|_| "?".into());
+        let mut opts_unreadable = match pidfd {
+            None => Some("pidfd_open failed".to_string()),
+            Some(_) => None,
+        };
+        let mut entries = Vec::with_capacity(sockets.len());
+        for (fd, sock) in sockets {
+            let mut opts = None;
+            if let (Some(pidfd), None) = (pidfd, &opts_unreadable) {
+                match pidfd.dup_socket(fd, sock.inode) {
+                    Ok(dup) => opts = sockopt::read(dup.as_fd()).ok(),
+                    Err(DupError::NotPermitted(_)) => {
+                        opts_unreadable = Some(permission_hint());
+                    }
+                    Err(DupError::NoSyscall) => {
+                        opts_unreadable = Some("needs Linux 5.6 or newer (pidfd_getfd)".into())
+                    }
+                    Err(DupError::Exited) => {
+                        return Err(Error::failure(format!(
+                            "{label}: the process exited while it was being inspected"
+                        )))
+                    }
+                    // Closed meanwhile: shown as /proc saw it a moment ago.
+                    Err(DupError::Gone) | Err(DupError::Other(_)) => {}
+                }
+            }
+            entries.push(Entry { fd, sock, opts });
+        }
+        if entries.is_empty() {
+            opts_unreadable = None;
+        }
+        Ok(Survey {
+            pid,
+            command,
+            entries,
+            opts_unreadable,
+            ticks: proc_net::ticks_per_second(),
+        })
+    }
+
+    fn connections(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().filter(|e| !e.sock.listening())
+    }
+    pub fn total(&self) -> usize {
+        self.connections().count()
+    }
+    pub fn with_keepalive(&self) -> usize {
+        self.connections()
+            .filter(|e| e.keepalive() == Some(true))
+            .count()
+    }
+    pub fn listeners(&self) -> usize {
+        self.entries.iter().filter(|e| e.sock.listening()).count()
+    }
+    /// Unknown (a retransmit timer hiding keepalive) counts as not shown to have it.
+    pub fn all_have_keepalive(&self) -> bool {
+        self.with_keepalive() == self.total()
+    }
+
+    fn fires_in(&self, e: &Entry) -> Option<f64> {
+        (e.sock.timer == Timer::Keepalive).then(|| e.sock.when_ticks as f64 / self.ticks as f64)
+    }
+
+    fn keepalive_text(&self, e: &Entry) -> String {
+        if e.sock.listening() {
+            return match e.opts.map(|o| o.on) {
+                Some(true) => "on (listening: accepted connections inherit it)".into(),
+                Some(false) => "off (listening: accepted connections inherit that)".into(),
+                None => "- (listening: accepted connections inherit its settings)".into(),
+            };
+        }
+        match e.keepalive() {
+            Some(true) => match e.sock.timer {
+                Timer::Keepalive => {
+                    // Tenths of a second, truncated, as the /proc value is.
+                    let tenths = e.sock.when_ticks * 10 / self.ticks;
+                    let mut text = format!("yes, fires in {}.{}s", tenths / 10, tenths % 10);
+                    if e.sock.probes > 0 {
+                        text.push_str(&format!(", {} unanswered probe(s)", e.sock.probes));
+                    }
+                    text
+                }
+                Timer::None => "yes".into(),
+                other => format!("yes (the {} timer runs now)", other.name().unwrap_or("?")),
+            },
+            Some(false) => "NO".into(),
+            None => "unknown (a retransmit timer hides it)".into(),
+        }
+    }
+
+    fn timers_text(e: &Entry) -> String {
+        match e.opts {
+            Some(o) if o.on => o.timers_text(),
+            Some(_) => "-".into(),
+            None => "?".into(),
+        }
+    }
+
+    /// The table, its notes and the "K of N" line; with `attach`, one more column.
+    pub fn table(&self, attach: Option<&dyn AttachColumn>) -> String {
+        let mut out = format!(
+            "process {} ({}): {} TCP connection(s), {} listening socket(s)\n",
+            self.pid,
+            self.command,
+            self.total(),
+            self.listeners()
+        );
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        for e in &self.entries {
+            let mut row = vec![
+                show_addr(&e.sock.local),
+                show_addr(&e.sock.remote),
+                e.sock.state_name().to_string(),
+                Self::timers_text(e),
+                self.keepalive_text(e),
+            ];
+            if let Some(a) = attach {
+                row.push(a.outcome(e.sock.inode).0);
+            }
+            rows.push(row);
+        }
+        if !rows.is_empty() {
+            let mut header: Vec<String> =
+                ["LOCAL", "REMOTE", "STATE", "IDLE/INTVL/CNT", "KEEPALIVE"]
+                    .map(String::from)
+                    .to_vec();
+            if attach.is_some() {
+                header.push("ATTACH".into());
+            }
+            rows.insert(0, header);
+            let columns = rows[0].len();
+            let widths: Vec<usize> = (0..columns)
+                .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+                .collect();
+            for row in &rows {
+                let mut line = String::new();
+                for (c, cell) in row.iter().enumerate() {
+                    if c + 1 == columns {
+                        line.push_str(cell);
+                    } else {
+                        line.push_str(&format!("{cell:<width$}  ", width = widths[c]));
+                    }
+                }
+                out.push_str(line.trim_end());
+                out.push('\n');
+            }
+        }
+        let unknown = self
+            .connections()
+            .filter(|e| e.keepalive().is_none())
+            .count();
+        if unknown > 0 {
+            out.push_str(&format!(
+                "note: {unknown} connection(s) have unacknowledged data in flight; the kernel shows the retransmit timer instead of keepalive (look again in a moment)\n"
+            ));
+        }
+        if let Some(why) = &self.opts_unreadable {
+            out.push_str(&format!(
+                "note: IDLE/INTVL/CNT is read from each socket with pidfd_getfd, which {why}; KEEPALIVE is judged from the kernel's timers\n"
+            ));
+        }
+        out.push_str(&format!(
+            "{} of {} connections have keepalive\n",
+            self.with_keepalive(),
+            self.total()
+        ));
+        out
+    }
+
+    pub fn json(&self, attach: Option<&dyn AttachColumn>) -> Json {
+        let sockets = self
+            .entries
+            .iter()
+            .map(|e| {
+                let o = e.opts;
+                let mut fields = vec![
+                    ("fd", Json::num(e.fd)),
+                    ("local", Json::str(show_addr(&e.sock.local))),
+                    ("remote", Json::str(show_addr(&e.sock.remote))),
+                    ("state", Json::str(e.sock.state_name())),
+                    ("listening", Json::Bool(e.sock.listening())),
+                    ("keepalive", Json::opt(e.keepalive(), Json::Bool)),
+                    ("timer", Json::opt(e.sock.timer.name(), Json::str)),
+                    ("fires_in_s", Json::opt(self.fires_in(e), Json::num)),
+                    ("unanswered_probes", Json::num(e.sock.probes)),
+                    ("idle_s", Json::opt(o, |o| Json::num(o.idle_s))),
+                    ("interval_s", Json::opt(o, |o| Json::num(o.interval_s))),
+                    ("count", Json::opt(o, |o| Json::num(o.count))),
+                    (
+                        "user_timeout_ms",
+                        Json::opt(o, |o| Json::num(o.user_timeout_ms)),
+                    ),
+                ];
+                if let Some(a) = attach {
+                    fields.push(("attach", a.outcome(e.sock.inode).1));
+                }
+                Json::Obj(fields)
+            })
+            .collect();
+        Json::Obj(vec![
+            ("pid", Json::num(self.pid)),
+            ("command", Json::str(&self.command)),
+            ("connections", Json::num(self.total())),
+            ("with_keepalive", Json::num(self.with_keepalive())),
+            ("listening", Json::num(self.listeners())),
+            ("all_have_keepalive", Json::Bool(self.all_have_keepalive())),
+            ("options_read", Json::Bool(self.opts_unreadable.is_none())),
+            (
+                "options_unreadable_why",
+                Json::opt(self.opts_unreadable.as_ref(), Json::str),
+            ),
+            ("sockets", Json::Arr(sockets)),
+        ])
+    }
 }

@@ -11,11 +11,17 @@ mod elf;
 mod error;
 mod help;
 mod inspect;
+mod json;
 mod library;
+#[allow(dead_code)] // the rest is used by --attach (next commit)
+mod pidfd;
 mod print_env;
+mod proc_net;
 mod reach;
 mod run;
 mod settings;
+#[allow(dead_code)] // the rest is used by --attach (next commit)
+mod sockopt;
 
 use cli::Mode;
 use std::process::ExitCode;
