@@ -1,10 +1,220 @@
 //! `kashim --attach PID`: keepalive for the TCP sockets of a running process, through
 //! pidfd_getfd(2) duplicates; the target is never stopped or signalled.
+//!
+//! Each TCP socket (IPv4/IPv6, connections and listeners) gets the library's rule: SO_KEEPALIVE
+//! already on is the program's own choice and stays, unless --force; every other one gets
+//! kashim's values. Listeners matter most: the sockets accepted from them later inherit their
+//! options in the kernel. Each duplicate is closed as soon as its socket is done, and is checked
+//! to still be the socket /proc listed (the number may have been closed and reused meanwhile).
 
 use crate::cli::Invocation;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, EXIT_FAILURE};
+use crate::inspect::{no_such_process, tcp_sockets, AttachColumn, Survey};
+use crate::json::Json;
+use crate::pidfd::{permission_hint, DupError, PidFd};
+use crate::proc_net::show_addr;
+use crate::settings;
+use crate::sockopt::{self, errno_text, Applied};
+use kashim_config::Config;
+use std::collections::HashMap;
+use std::os::fd::AsFd;
 use std::process::ExitCode;
 
-pub fn main(_inv: &Invocation, _pid: i32) -> Result<ExitCode> {
-    Err(Error::failure("--attach is not built yet"))
+/// What attach did to one socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Outcome {
+    Done(Applied),
+    Failed(String),
+    /// Closed by the process between the listing and the duplicate.
+    Closed,
+}
+
+impl Outcome {
+    /// The ATTACH column, the JSON `result`, and the error if any.
+    fn describe(&self) -> (String, &'static str, Option<String>) {
+        match self {
+            Outcome::Done(Applied::Configured {
+                replaced_own: false,
+            }) => ("configured".into(), "configured", None),
+            Outcome::Done(Applied::Configured { replaced_own: true }) => (
+                "configured (replaced the program's own: --force)".into(),
+                "configured",
+                None,
+            ),
+            Outcome::Done(Applied::ProgramsOwn) => (
+                "left alone: the program's own keepalive".into(),
+                "programs_own",
+                None,
+            ),
+            Outcome::Failed(why) => (format!("FAILED: {why}"), "failed", Some(why.clone())),
+            Outcome::Closed => ("closed meanwhile".into(), "closed", None),
+        }
+    }
+}
+
+struct Outcomes(HashMap<u64, Outcome>);
+
+impl AttachColumn for Outcomes {
+    fn outcome(&self, inode: u64) -> (String, Json) {
+        let (text, result, why) = match self.0.get(&inode) {
+            Some(outcome) => outcome.describe(),
+            // Opened by the process while attach was working.
+            None => ("- (new since attach began)".into(), "new", None),
+        };
+        let json = Json::Obj(vec![
+            ("result", Json::str(result)),
+            ("error", Json::opt(why, Json::Str)),
+        ]);
+        (text, json)
+    }
+}
+
+pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
+    let config = settings::resolve(std::env::vars_os(), &inv.settings)?.config;
+    if !config.enabled {
+        return Err(Error::usage(
+            "KASHIM_ENABLED is off in the environment, so --attach would change nothing (unset it)",
+        ));
+    }
+    let label = format!("--attach {pid}");
+    let pidfd = PidFd::open(pid).map_err(|e| match e.raw_os_error() {
+        Some(libc::ESRCH) => no_such_process(&label),
+        Some(libc::ENOSYS) => needs_new_kernel(&label),
+        _ => Error::failure(format!("{label}: pidfd_open: {}", errno_text(&e))),
+    })?;
+    let sockets = tcp_sockets(pid, &label)?;
+    let mut outcomes = HashMap::new();
+    let mut changed = 0;
+    for (fd, sock) in &sockets {
+        let outcome = match pidfd.dup_socket(*fd, sock.inode) {
+            Ok(dup) if !sockopt::is_tcp(dup.as_fd()) => {
+                Outcome::Failed("not a TCP socket any more".into())
+            }
+            // The duplicate is closed at the end of this arm.
+            Ok(dup) => match sockopt::apply(dup.as_fd(), &config) {
+                Ok(applied) => Outcome::Done(applied),
+                Err(why) => Outcome::Failed(why),
+            },
+            Err(DupError::NotPermitted(e)) => {
+                return Err(Error::failure(format!(
+                    "{label}: not permitted to take its sockets (pidfd_getfd: {}); {}{}",
+                    errno_text(&e),
+                    permission_hint(),
+                    changed_so_far(changed)
+                )))
+            }
+            Err(DupError::NoSyscall) => return Err(needs_new_kernel(&label)),
+            Err(DupError::Exited) => {
+                return Err(Error::failure(format!(
+                    "{label}: the process exited while attach was working{}",
+                    changed_so_far(changed)
+                )))
+            }
+            Err(DupError::Gone) => Outcome::Closed,
+            Err(DupError::Other(e)) => Outcome::Failed(format!("pidfd_getfd: {}", errno_text(&e))),
+        };
+        if matches!(outcome, Outcome::Done(Applied::Configured { .. })) {
+            changed += 1;
+        }
+        if inv.verbose > 0 {
+            eprintln!(
+                "kashim: fd {fd} {} {}: {}",
+                show_addr(&sock.local),
+                show_addr(&sock.remote),
+                outcome.describe().0
+            );
+        }
+        outcomes.insert(sock.inode, outcome);
+    }
+
+    let after = Survey::take(pid, Some(&pidfd), &label).map_err(|mut e| {
+        if let Some(line) = e.lines.first_mut() {
+            line.push_str(&changed_so_far(changed));
+        }
+        e
+    })?;
+    let outcomes = Outcomes(outcomes);
+    let failed = outcomes.0.values().any(|o| matches!(o, Outcome::Failed(_)));
+    let covers_future = after.entries.iter().any(|e| e.sock.listening());
+    // Sockets that closed meanwhile are gone from the view after; they are named here.
+    let closed: Vec<String> = sockets
+        .iter()
+        .filter(|(_, s)| {
+            outcomes.0.get(&s.inode) == Some(&Outcome::Closed)
+                || !after.entries.iter().any(|e| e.sock.inode == s.inode)
+        })
+        .map(|(fd, s)| format!("fd {fd} ({} {})", show_addr(&s.local), show_addr(&s.remote)))
+        .collect();
+    if inv.json {
+        let Json::Obj(mut fields) = after.json(Some(&outcomes)) else {
+            unreachable!("a survey is an object")
+        };
+        fields.push(("settings", settings_json(&config)));
+        fields.push((
+            "closed_during_attach",
+            Json::Arr(closed.into_iter().map(Json::Str).collect()),
+        ));
+        fields.push((
+            "future_accepted_connections_covered",
+            Json::Bool(covers_future),
+        ));
+        println!("{}", Json::Obj(fields).to_text());
+    } else {
+        let mut text = after.table(Some(&outcomes));
+        // The "K of N" line stays last.
+        let last = text.trim_end().rfind('\n').map_or(0, |i| i + 1);
+        let summary = text.split_off(last);
+        if !closed.is_empty() {
+            text.push_str(&format!(
+                "note: closed by the process while attach was working: {}\n",
+                closed.join(", ")
+            ));
+        }
+        text.push_str(&future_note(pid, covers_future));
+        text.push_str(&summary);
+        print!("{text}");
+    }
+    Ok(if !failed && after.all_have_keepalive() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILURE)
+    })
+}
+
+fn needs_new_kernel(label: &str) -> Error {
+    Error::failure(format!(
+        "{label}: this kernel has no pidfd_getfd; attach needs Linux 5.6 or newer (restart the program under kashim instead)"
+    ))
+}
+
+fn changed_so_far(changed: usize) -> String {
+    if changed == 0 {
+        String::new()
+    } else {
+        format!(" ({changed} socket(s) had been configured)")
+    }
+}
+
+fn future_note(pid: i32, covers_future: bool) -> String {
+    if covers_future {
+        format!(
+            "note: connections process {pid} accepts from now on inherit keepalive from its listening socket(s); \
+             connections it opens itself later are not covered (for those: restart it under kashim, or use kashim --ebpf)\n"
+        )
+    } else {
+        format!(
+            "note: process {pid} has no listening socket: connections it opens later will NOT have keepalive. \
+             To cover them, restart it under kashim (kashim [options] -- COMMAND), or use kashim --ebpf\n"
+        )
+    }
+}
+
+fn settings_json(c: &Config) -> Json {
+    Json::Obj(vec![
+        ("idle_s", Json::num(c.idle_s)),
+        ("interval_s", Json::num(c.interval_s)),
+        ("count", Json::num(c.count)),
+        ("user_timeout_ms", Json::opt(c.user_timeout_ms, Json::num)),
+        ("force", Json::Bool(c.force)),
+    ])
 }

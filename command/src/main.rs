@@ -13,14 +13,12 @@ mod help;
 mod inspect;
 mod json;
 mod library;
-#[allow(dead_code)] // the rest is used by --attach (next commit)
 mod pidfd;
 mod print_env;
 mod proc_net;
 mod reach;
 mod run;
 mod settings;
-#[allow(dead_code)] // the rest is used by --attach (next commit)
 mod sockopt;
 
 use cli::Mode;

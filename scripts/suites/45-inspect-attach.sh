@@ -76,19 +76,19 @@ inspect_case() {
     # shellcheck disable=SC2153 # SRV_PID is set by coproc
     local srv_pid=$SRV_PID wfd=${SRV[1]}
     pids+=("$srv_pid")
-    local want=() line
+    local printed=() line
     while IFS= read -r -t 20 line <&"${SRV[0]}"; do
         [ "$line" = ready ] && break
-        want+=("$line")
+        printed+=("$line")
     done
     run "$KB" --inspect "$srv_pid"
     exec {wfd}>&-   # EOF on the server's stdin: it exits
     wait "$srv_pid" 2>/dev/null
     [ "$rc" = "$want_rc" ] || why+=" exit $rc (expected $want_rc): $(err);"
-    [ "${#want[@]}" = 6 ] || why+=" server printed ${#want[@]} connections;"
+    [ "${#printed[@]}" = 6 ] || why+=" server printed ${#printed[@]} connections;"
     [ "$(out | tail -n 1)" = "$expect of 6 connections have keepalive" ] ||
         why+=" last line '$(out | tail -n 1)';"
-    for pair in "${want[@]}"; do
+    for pair in "${printed[@]}"; do
         read -r -a conn <<<"$pair"
         row=$(out | awk -v l="${conn[0]}" -v r="${conn[1]}" '$1 == l && $2 == r')
         if [ -z "$row" ]; then why+=" no row for $pair;"; continue; fi
@@ -144,3 +144,346 @@ EOF
 )
 [ "$json_rc" = 0 ] || why+=" exit $json_rc"
 verdict inspect-json "${why:+$why $(head -c 300 "$work/inspect.json")}"
+
+# ---------------------------------------------------------------- --attach
+# asrv.py: a server started WITHOUT kashim. A listener, three connected pairs (client c1..c3,
+# accepted a1..a3; c3 turned SO_KEEPALIVE on itself), a UDP socket and a Unix socket pair. A thread
+# keeps a request/answer exchange going on c1/a1 the whole time. Commands on standard input:
+#   report   one line per socket: SO_KEEPALIVE [TCP_KEEPIDLE TCP_KEEPINTVL TCP_KEEPCNT TCP_USER_TIMEOUT],
+#            as the process itself reads them with getsockopt, then "pings N errors E", "end"
+#   connect  one more pair c4/a4 (a4 accepted from the listener), then "end"
+#   churn    a thread that opens and closes connections without pause, then "end"
+cat >"$work/asrv.py" <<'EOF'
+import os, socket, sys, threading, time
+T = socket.IPPROTO_TCP
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(64)
+named = {"listener": l}
+for i, own in ((1, False), (2, False), (3, True)):
+    c = socket.socket()
+    if own:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    c.connect(l.getsockname()); a, _ = l.accept()
+    named["c%d" % i], named["a%d" % i] = c, a
+named["udp"] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); named["udp"].bind(("127.0.0.1", 0))
+named["unix"], named["unix2"] = socket.socketpair()
+pings, errors = 0, []
+def pinger():
+    global pings
+    c, a = named["c1"], named["a1"]
+    while True:
+        try:
+            c.sendall(b"p"); assert a.recv(1) == b"p"; a.sendall(b"q"); assert c.recv(1) == b"q"
+            pings += 1
+        except Exception as e:
+            errors.append(repr(e)); return
+        time.sleep(0.002)
+def churn():
+    cl = socket.socket(); cl.bind(("127.0.0.1", 0)); cl.listen(64)
+    while True:
+        c = socket.socket(); c.connect(cl.getsockname()); a, _ = cl.accept()
+        c.close(); a.close()
+def opts(s):
+    ka = s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+    if s.family == socket.AF_UNIX or s.type == socket.SOCK_DGRAM:
+        return "%d" % ka
+    return " ".join(str(s.getsockopt(*o)) for o in ((socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+        (T, socket.TCP_KEEPIDLE), (T, socket.TCP_KEEPINTVL), (T, socket.TCP_KEEPCNT), (T, socket.TCP_USER_TIMEOUT)))
+threading.Thread(target=pinger, daemon=True).start()
+print(os.getpid(), flush=True)
+for line in sys.stdin:
+    cmd = line.split()[0]
+    if cmd == "report":
+        for k, s in named.items():
+            print(k, opts(s))
+        print("pings", pings, "errors", len(errors), *errors)
+    elif cmd == "connect":
+        c = socket.socket(); c.connect(l.getsockname()); a, _ = l.accept()
+        named["c4"], named["a4"] = c, a
+    elif cmd == "churn":
+        threading.Thread(target=churn, daemon=True).start()
+    print("end", flush=True)
+EOF
+
+# start_server NAME [PREFIX...]: starts asrv.py through PREFIX, talking through two FIFOs; sets
+# started_pid and the descriptors started_in, started_out.
+start_server() {
+    local name=$1 p fd_in fd_out; shift
+    mkfifo "$work/$name.in" "$work/$name.out"
+    "$@" "$PY" "$work/asrv.py" <"$work/$name.in" >"$work/$name.out" 2>&1 &
+    pids+=("$!")
+    exec {fd_in}>"$work/$name.in" {fd_out}<"$work/$name.out"
+    IFS= read -r -t 20 p <&"$fd_out" || p=""
+    started_pid=$p started_in=$fd_in started_out=$fd_out
+}
+# ask IN OUT CMD FILE: sends CMD to a server and writes its answer (up to "end") to FILE.
+ask() {
+    local line
+    : >"$4"
+    echo "$3" >&"$1"
+    while IFS= read -r -t 20 line <&"$2"; do
+        [ "$line" = end ] && return 0
+        echo "$line" >>"$4"
+    done
+    echo "no answer" >>"$4"
+}
+val() { sed -n "s/^$1 //p" "$2"; }   # val NAME REPORT: the options of socket NAME
+fdtable() { (cd "/proc/$1/fd" && for f in *; do printf '%s %s\n' "$f" "$(readlink "$f")"; done) | sort -n; }
+sysctl_ka() { cat /proc/sys/net/ipv4/tcp_keepalive_time /proc/sys/net/ipv4/tcp_keepalive_intvl /proc/sys/net/ipv4/tcp_keepalive_probes | tr '\n' ' '; }
+defaults="1 $(sysctl_ka)0"   # the program's own SO_KEEPALIVE, with the system's timers
+want="1 30 7 4 50000"
+opts=(--idle 30 --interval 7 --count 4 --user-timeout 50s)
+
+start_server s
+spid=$started_pid sin=$started_in sout=$started_out
+ask "$sin" "$sout" report "$work/before"
+fds_before=$(fdtable "$spid")
+sleep 0.2
+have_strace=0
+if command -v strace >/dev/null 2>&1; then
+    have_strace=1
+    # Every descriptor kashim takes must be closed by kashim itself, and the target is never
+    # stopped, traced or signalled.
+    run strace -f -qq -o "$work/strace" \
+        -e trace=pidfd_open,pidfd_getfd,close,kill,tkill,tgkill,pidfd_send_signal,ptrace,process_vm_writev \
+        "$KB" --attach "$spid" "${opts[@]}"
+else
+    run "$KB" --attach "$spid" "${opts[@]}"
+fi
+cp "$work/out" "$work/attach.out"; attach_rc=$rc
+ask "$sin" "$sout" report "$work/after"
+fds_after=$(fdtable "$spid")
+
+why=""
+[ "$attach_rc" = 0 ] || why+=" exit $attach_rc: $(err);"
+for n in listener c1 a1 c2 a2 a3; do
+    [ "$(val "$n" "$work/after")" = "$want" ] || why+=" $n: '$(val "$n" "$work/after")';"
+done
+[ "$(tail -n 1 "$work/attach.out")" = "6 of 6 connections have keepalive" ] || why+=" last line;"
+[ "$(grep -c ' configured$' "$work/attach.out")" = 6 ] || why+=" expected 6 'configured' rows;"
+grep -q "^ATTACH\|  ATTACH$" <(head -n 2 "$work/attach.out") || why+=" no ATTACH column;"
+verdict attach-configures-the-others "${why:+$why $(tr '\n' '|' <"$work/attach.out")}"
+
+why=""
+[ "$(val c3 "$work/before")" = "$defaults" ] || why+=" before: '$(val c3 "$work/before")' (expected '$defaults');"
+[ "$(val c3 "$work/after")" = "$defaults" ] || why+=" after: '$(val c3 "$work/after")';"
+c3=$(grep -c "left alone: the program's own keepalive" "$work/attach.out")
+[ "$c3" = 1 ] || why+=" expected one 'left alone' row, got $c3;"
+verdict attach-leaves-the-programs-own "$why"
+
+why=""
+for n in udp unix unix2; do
+    [ "$(val "$n" "$work/before")" = 0 ] && [ "$(val "$n" "$work/after")" = 0 ] ||
+        why+=" $n: '$(val "$n" "$work/before")' -> '$(val "$n" "$work/after")';"
+done
+[ "$(grep -c '' "$work/attach.out")" -le 12 ] || why+=" more rows than TCP sockets;"
+verdict attach-udp-unix-untouched "$why"
+
+why=""
+read -r _ p1 _ e1 _ <<<"$(grep '^pings' "$work/before")"
+read -r _ p2 _ e2 _ <<<"$(grep '^pings' "$work/after")"
+{ [ "${p2:-0}" -gt "${p1:-0}" ] && [ "$e1" = 0 ] && [ "$e2" = 0 ]; } || why+=" pings $p1 -> $p2, errors $e1/$e2 ($(grep '^pings' "$work/after"));"
+[ "$fds_before" = "$fds_after" ] || why+=" fd table changed: $(diff <(echo "$fds_before") <(echo "$fds_after") | tr '\n' ' ');"
+[ -n "$fds_before" ] || why+=" could not read the fd table;"
+verdict attach-target-keeps-serving-same-fds "$why"
+
+if [ "$have_strace" = 1 ]; then
+    why=$("$PY" - "$work/strace" 2>&1 <<'EOF' | tail -n 1
+import re, sys
+held, taken, bad = set(), 0, []
+for line in open(sys.argv[1]):
+    m = re.match(r"\d+\s+(\w+)\((.*)\)\s+=\s+(-?\d+)", line)
+    if not m:
+        continue
+    call, args, ret = m.group(1), m.group(2), int(m.group(3))
+    if call in ("pidfd_open", "pidfd_getfd") and ret >= 0:
+        held.add(ret); taken += call == "pidfd_getfd"
+    elif call == "close":
+        held.discard(int(args.split(",")[0]))
+    elif call != "close":
+        bad.append(line.strip())
+out = []
+# 7 TCP sockets: each is taken once to change it and once to show it afterwards.
+if taken != 14: out.append("pidfd_getfd called %d times (expected 2 x 7 TCP sockets)" % taken)
+if held: out.append("never closed: %s" % sorted(held))
+if bad: out.append("touched the target: %s" % bad[:3])
+print("; ".join(out))
+EOF
+)
+    verdict attach-closes-what-it-takes "$why"
+else
+    skip attach-closes-what-it-takes "strace not installed"
+fi
+
+# A connection accepted after the attach inherits keepalive from the listener; one the process
+# opens itself does not (the note says so).
+ask "$sin" "$sout" connect "$work/null"
+ask "$sin" "$sout" report "$work/later"
+why=""
+[ "$(val a4 "$work/later")" = "$want" ] || why+=" accepted a4: '$(val a4 "$work/later")';"
+[ "$(val c4 "$work/later" | cut -d' ' -f1)" = 0 ] || why+=" c4 (opened by the process): '$(val c4 "$work/later")';"
+grep -q "connections process $spid accepts from now on inherit keepalive" "$work/attach.out" || why+=" no note on accepted connections;"
+verdict attach-accepted-later-inherit "$why"
+
+run "$KB" --attach "$spid" --force --idle 45
+ask "$sin" "$sout" report "$work/forced"
+why=""
+[ "$rc" = 0 ] || why+=" exit $rc: $(err);"
+# --force: kashim's values everywhere, the user timeout left as it was (none given).
+[ "$(val c3 "$work/forced")" = "1 45 10 6 0" ] || why+=" c3: '$(val c3 "$work/forced")';"
+[ "$(val c1 "$work/forced")" = "1 45 10 6 50000" ] || why+=" c1: '$(val c1 "$work/forced")';"
+grep -q "replaced the program's own: --force" "$work/out" || why+=" no 'replaced' row;"
+verdict attach-force "${why:+$why $(out | tr '\n' '|')}"
+
+run "$KB" --attach "$spid" --json
+cp "$work/out" "$work/attach.json"; json_rc=$rc
+why=$("$PY" - "$work/attach.json" "$spid" 2>&1 <<'EOF' | tail -n 1
+import json, sys
+d = json.load(open(sys.argv[1]))
+bad = []
+if d["pid"] != int(sys.argv[2]): bad.append("pid")
+if d["settings"] != {"idle_s": 60, "interval_s": 10, "count": 6, "user_timeout_ms": None, "force": False}: bad.append("settings %r" % d["settings"])
+results = sorted(s["attach"]["result"] for s in d["sockets"])
+# Everything has keepalive by now: all are the program's own (kashim's earlier values stay).
+if results != ["programs_own"] * 9: bad.append("results %r" % results)
+if d["connections"] != 8 or d["with_keepalive"] != 8 or d["future_accepted_connections_covered"] is not True: bad.append("counts")
+print("; ".join(bad))
+EOF
+)
+[ "$json_rc" = 0 ] || why+=" exit $json_rc"
+verdict attach-json "${why:+$why $(head -c 300 "$work/attach.json")}"
+
+run "$KB" --attach "$spid" --idle 0
+ask "$sin" "$sout" report "$work/bad"
+why=""
+[ "$rc" = 2 ] || why+=" exit $rc;"
+[[ $(err) == 'kashim: --idle "0" is out of range'* ]] || why+=" message: $(err);"
+[ ! -s "$work/out" ] || why+=" printed: $(out);"
+[ "$(val c1 "$work/bad")" = "1 45 10 6 50000" ] || why+=" c1 changed: '$(val c1 "$work/bad")';"
+verdict attach-bad-value-exit-2 "$why"
+
+sh -c : & dead=$!; wait "$dead"
+run "$KB" --attach "$dead"
+if [ "$rc" = 1 ] && [ "$(err)" = "kashim: --attach $dead: no such process" ]; then pass attach-no-process
+else fail attach-no-process "exit $rc: $(err)"; fi
+
+# An unprivileged user attaching to root's process: one line naming what is needed, exit 1.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+    cp "$KB" "$work/kashim"; chmod 755 "$work/kashim"
+    run setpriv --reuid nobody --regid nogroup --clear-groups "$work/kashim" --attach "$spid"
+    ask "$sin" "$sout" report "$work/perm"
+    why=""
+    [ "$rc" = 1 ] || why+=" exit $rc;"
+    [ "$(grep -c '' "$work/err")" = 1 ] || why+=" not one line;"
+    grep -q "^kashim: --attach $spid: not permitted .*CAP_SYS_PTRACE.*process's own user" "$work/err" || why+=" message;"
+    [ "$(grep -v '^pings' "$work/forced")" = "$(grep -v '^pings' "$work/perm")" ] || why+=" the sockets changed;"
+    verdict attach-not-permitted "${why:+$why $(err)}"
+else
+    skip attach-not-permitted "needs root and setpriv (util-linux)"
+fi
+
+# A process with no listener: attach covers its connections and says what covers later ones.
+cat >"$work/client.py" <<'EOF'
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+print("ready", flush=True)
+sys.stdin.read()
+EOF
+port=$(awk '/LISTEN/ { n = split($1, a, ":"); print a[n]; exit }' "$work/attach.out")
+coproc CLI { exec "$PY" "$work/client.py" "$port" 2>&1; }
+# shellcheck disable=SC2153 # CLI_PID is set by coproc
+cli_pid=$CLI_PID cli_in=${CLI[1]}; pids+=("$cli_pid")
+IFS= read -r -t 20 _ <&"${CLI[0]}"
+run "$KB" --attach "$cli_pid"
+exec {cli_in}>&-
+why=""
+[ "$rc" = 0 ] || why+=" exit $rc: $(err);"
+grep -q "process $cli_pid has no listening socket: connections it opens later will NOT have keepalive" "$work/out" || why+=" no note;"
+grep -q "restart it under kashim.*kashim --ebpf" "$work/out" || why+=" note names no cure;"
+[ "$(out | tail -n 1)" = "1 of 1 connections have keepalive" ] || why+=" last line;"
+verdict attach-no-listener-note "${why:+$why $(out | tr '\n' '|')}"
+
+# Sockets opened and closed while attach works: reported, never a crash.
+ask "$sin" "$sout" churn "$work/null"
+why=""
+for _ in $(seq 15); do
+    run "$KB" --attach "$spid"
+    case $rc in 0|1) ;; *) why+=" exit $rc: $(err);" ;; esac
+    grep -q "panicked" "$work/err" && why+=" panic: $(err);"
+    [[ $(out | tail -n 1) == *" connections have keepalive" ]] || why+=" last line: $(out | tail -n 1) $(err);"
+done
+ask "$sin" "$sout" report "$work/churned"
+grep -q "errors 0" "$work/churned" || why+=" server: $(grep '^pings' "$work/churned");"
+verdict attach-while-sockets-come-and-go "$why"
+exec {sin}>&-
+
+# A process in another network namespace, attached from outside.
+if can_netns; then
+    start_server n "${in_netns[@]}"
+    n_pid=$started_pid n_in=$started_in n_out=$started_out
+    run "$KB" --attach "$n_pid" "${opts[@]}"
+    ask "$n_in" "$n_out" report "$work/netns"
+    why=""
+    [ "$rc" = 0 ] || why+=" exit $rc: $(err);"
+    for n in listener c1 a1 c2 a2 a3; do
+        [ "$(val "$n" "$work/netns")" = "$want" ] || why+=" $n: '$(val "$n" "$work/netns")';"
+    done
+    [ "$(readlink "/proc/$n_pid/ns/net")" != "$(readlink /proc/self/ns/net)" ] || why+=" same namespace;"
+    exec {n_in}>&-
+    verdict attach-other-netns "${why:+$why $(out | tr '\n' '|')}"
+else
+    skip attach-other-netns "needs root, unshare (util-linux) and ip (iproute2)"
+fi
+
+# A kernel without pidfd_getfd (before 5.6), made with a seccomp filter that answers ENOSYS.
+if command -v gcc >/dev/null 2>&1; then
+    cat >"$work/nosys.c" <<'EOF'
+/* nosys CMD...: runs CMD with pidfd_getfd(2) failing with ENOSYS, as on Linux < 5.6. */
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pidfd_getfd, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+    if (argc < 2 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
+        perror("nosys");
+        return 125;
+    }
+    execvp(argv[1], argv + 1);
+    perror(argv[1]);
+    return 127;
+}
+EOF
+    if gcc -O -o "$work/nosys" "$work/nosys.c" 2>"$work/err"; then
+        start_server e
+        e_pid=$started_pid e_in=$started_in e_out=$started_out
+        run "$work/nosys" "$KB" --attach "$e_pid"
+        ask "$e_in" "$e_out" report "$work/enosys"
+        exec {e_in}>&-
+        why=""
+        [ "$rc" = 1 ] || why+=" exit $rc;"
+        grep -q "^kashim: --attach $e_pid: this kernel has no pidfd_getfd; attach needs Linux 5.6 or newer" "$work/err" || why+=" message;"
+        [ "$(val c1 "$work/enosys" | cut -d' ' -f1)" = 0 ] || why+=" c1 changed;"
+        verdict attach-needs-linux-5.6 "${why:+$why $(err)}"
+    else
+        fail attach-needs-linux-5.6 "cannot build the seccomp helper: $(err)"
+    fi
+else
+    skip attach-needs-linux-5.6 "gcc not installed"
+fi
+
+if command -v shellcheck >/dev/null 2>&1; then
+    run shellcheck -x "$0"
+    verdict inspect-attach-shellcheck "$( [ "$rc" = 0 ] || out | head -n 5 | tr '\n' ' ')"
+else
+    skip inspect-attach-shellcheck "shellcheck not installed"
+fi
