@@ -276,6 +276,7 @@ for n in udp unix unix2; do
         why+=" $n: '$(val "$n" "$work/before")' -> '$(val "$n" "$work/after")';"
 done
 [ "$(grep -c '' "$work/attach.out")" -le 12 ] || why+=" more rows than TCP sockets;"
+[ "$attach_rc" = 0 ] || why+=" the attach failed (exit $attach_rc);"
 verdict attach-udp-unix-untouched "$why"
 
 why=""
@@ -284,6 +285,7 @@ read -r _ p2 _ e2 _ <<<"$(grep '^pings' "$work/after")"
 { [ "${p2:-0}" -gt "${p1:-0}" ] && [ "$e1" = 0 ] && [ "$e2" = 0 ]; } || why+=" pings $p1 -> $p2, errors $e1/$e2 ($(grep '^pings' "$work/after"));"
 [ "$fds_before" = "$fds_after" ] || why+=" fd table changed: $(diff <(echo "$fds_before") <(echo "$fds_after") | tr '\n' ' ');"
 [ -n "$fds_before" ] || why+=" could not read the fd table;"
+[ "$attach_rc" = 0 ] || why+=" the attach failed (exit $attach_rc);"
 verdict attach-target-keeps-serving-same-fds "$why"
 
 if [ "$have_strace" = 1 ]; then
