@@ -7,6 +7,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 LAB="$HERE/lab"
 LIBKASHIM=${LIBKASHIM:-$ROOT/target/release/libkashim.so}
+LAB_KASHIM=${LAB_KASHIM:-$ROOT/target/release/kashim}   # the kashim command, for --attach
 
 # Timers: small enough that the whole lab runs in ~15 s, far enough apart that scheduling
 # noise on a busy 2-core machine cannot flip a result.
@@ -48,6 +49,10 @@ Scenarios, all run side by side (each on its own port):
       probes while data is unacknowledged)
   6a  a Java crawler under kashim (dual-stack AF_INET6 socket) -> survives
   6b  a Node.js crawler under kashim                          -> survives
+  7a  the controller started WITHOUT kashim; once the crawler is connected (the controller
+      pings it until then), kashim --attach on the controller's pid, run from the firewall's
+      namespace as from a host, before the first task and the quiet spell -> survives
+  7b  the same, then the crawler vanishes: recv fails with ETIMEDOUT after ~${DEAD_AFTER} s
 kashim timers used: KASHIM_IDLE=${K_IDLE} KASHIM_INTERVAL=${K_INTVL} KASHIM_COUNT=${K_COUNT}.
 
 Output: one row per scenario: ✓ or ✗ (observed vs expected), what happened, and when.
@@ -85,6 +90,8 @@ SCENARIOS=(
     "5b|vanishes, task unacked, no user timeout|hangs|kashim|same"
     "6a|Java crawler under kashim|survives|kashim java|differs"
     "6b|Node.js crawler under kashim|survives|kashim node|differs"
+    "7a|kashim --attach on a running controller|survives|kashim attach|differs"
+    "7b|peer vanishes after --attach|ETIMEDOUT ~${DEAD_AFTER} s|kashim attach|differs"
 )
 
 field() { local f; IFS='|' read -r -a f <<<"$1"; printf '%s' "${f[$2]:-}"; }   # field LINE N
@@ -270,13 +277,14 @@ run_scenario() {
     clog="$WORK/$id.controller.log"; wlog="$WORK/$id.crawler.log"
     ctl_args=("$PY" -u "$LAB/controller.py" --port "$p")
     crawl_cmd=("$PY" -u "$LAB/crawler.py" 10.77.2.2 "$p")
+    case "$id" in 7a|7b) ctl_args+=(--start-after "$WORK/$id.attached") ;; esac
     case "$id" in
         2a|6a|6b) k_crawl=yes ;;
         2b|4a|5a|5b) k_ctl=yes ;;
         2c) k_ctl=yes; k_crawl=yes ;;
     esac
     case "$id" in
-        4a|4b) ctl_args+=(--tasks 1); crawl_cmd+=(--work 60) ;;
+        4a|4b|7b) ctl_args+=(--tasks 1); crawl_cmd+=(--work 60) ;;
         5a|5b) ctl_args+=(--tasks 2 --quiet 0 --quiet-until "$WORK/$id.vanished") ;;
         *) ctl_args+=(--tasks 2 --quiet "$QUIET") ;;
     esac
@@ -306,9 +314,24 @@ run_scenario() {
     fi
     start crawler "$wlog" 40 TERM "$k_crawl" "${crawl_cmd[@]}"
     wpid=$started
+    local attached=""
+    case "$id" in
+        7a|7b)
+            # The connection is up; the controller (the python under ip netns/timeout) gets
+            # keepalive from outside, as on a production host. The control run does not attach.
+            if wait_line "$clog" "crawler connected" 8 && [ "$without" = 0 ]; then
+                local py_pid t0=$EPOCHREALTIME
+                py_pid=$(pgrep -P "$cpid" | head -n 1)
+                "$LAB_KASHIM" --attach "$py_pid" --idle "$K_IDLE" --interval "$K_INTVL" \
+                    --count "$K_COUNT" >"$WORK/$id.attach.log" 2>&1
+                attached="attach exit $?: $(tail -n 1 "$WORK/$id.attach.log")"
+                echo "attach took $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }') s" >>"$WORK/$id.attach.log"
+            fi
+            : >"$WORK/$id.attached" ;;
+    esac
 
     case "$id" in
-        4a|4b)
+        4a|4b|7b)
             # Once the crawler has the task (and its kernel has acked it: allow for a
             # delayed ACK), it vanishes: the controller is left waiting with nothing in flight.
             if wait_line "$wlog" "got 'task 1'" 8; then sleep 0.3; vanish "$p" "$c"; vanished=1; fi ;;
@@ -340,7 +363,7 @@ run_scenario() {
     if grep -q "all tasks acknowledged" "$clog"; then
         obs="survived the ${QUIET} s quiet spell (firewall forgets after ${CT_TIMEOUT} s); no resets"
         [ "$rst" = 0 ] || obs="survived, but the firewall rejected $rst packets"
-        case "$id" in 4a|4b|5a|5b) obs="recv returned normally (peer was to be dropped)" ;; esac
+        case "$id" in 4a|4b|5a|5b|7b) obs="recv returned normally (peer was to be dropped)" ;; esac
         [ "$(field "$s" 2)" = survives ] && [ "$rst" = 0 ] && res=pass
     elif [ "$status" = 124 ] || grep -q "gave up" "$clog"; then
         obs="hangs: recv still blocked after ${w:-?} s, when the lab gave up"
@@ -357,7 +380,7 @@ run_scenario() {
         [ "$id" = 1 ] && [ "$rst" -gt 0 ] && [[ $err == *"[Errno 104]"* ]] && res=pass
     elif [[ $err == TimeoutError*"[Errno 110]"* ]]; then
         case "$id" in
-            4a) obs="dead peer detected after ${w} s: ETIMEDOUT (kashim timers: ${K_IDLE} + ${K_INTVL} x ${K_COUNT} = ${DEAD_AFTER} s)"
+            4a|7b) obs="dead peer detected after ${w} s: ETIMEDOUT (kashim timers: ${K_IDLE} + ${K_INTVL} x ${K_COUNT} = ${DEAD_AFTER} s)"
                 awk -v w="$w" -v e="$DEAD_AFTER" 'BEGIN { exit !(w >= e - 0.5 && w <= e + 1.5) }' && res=pass ;;
             5a) obs="unacked task given up after ${w} s: ETIMEDOUT (KASHIM_USER_TIMEOUT=${USER_TIMEOUT}s; kernel alone: ~15 min)"
                 awk -v w="$w" -v e="$USER_TIMEOUT" 'BEGIN { exit !(w >= e - 0.5 && w <= e + 1) }' && res=pass ;;
@@ -369,6 +392,14 @@ run_scenario() {
     else
         obs="controller exited with status $status: $(tail -n 1 "$clog")"
     fi
+    case "$id" in
+        7a|7b)
+            if [ -z "$attached" ] && [ "$without" = 0 ]; then res=fail; obs="$obs; kashim --attach did not run"
+            elif [ -n "$attached" ]; then
+                [[ $attached == "attach exit 0: 1 of 1 connections have keepalive" ]] || res=fail
+                obs="$obs; $attached"
+            fi ;;
+    esac
     printf '%s\t%s\n' "$res" "$obs" >"$WORK/$id.result"
 }
 
@@ -381,6 +412,10 @@ skip_reason() {
         echo "java not found (install a JDK 11 or later)"
     elif [[ $needs == *node* ]] && ! command -v node >/dev/null; then
         echo "node not found (install nodejs)"
+    elif [[ $needs == *attach* ]] && [ "$without" = 0 ] && [ ! -x "$LAB_KASHIM" ]; then
+        echo "the kashim command is not built at $LAB_KASHIM (cargo build --release)"
+    elif [[ $needs == *attach* ]] && ! command -v pgrep >/dev/null; then
+        echo "pgrep not found (install procps)"
     fi
 }
 

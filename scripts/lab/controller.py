@@ -38,6 +38,7 @@ def main():
     p.add_argument("--tasks", type=int, default=2)
     p.add_argument("--quiet", type=float, default=4.0, help="seconds of silence between tasks")
     p.add_argument("--quiet-until", metavar="FILE", help="after the silence, also wait for FILE")
+    p.add_argument("--start-after", metavar="FILE", help="once connected, ping until FILE exists, then task 1")
     args = p.parse_args()
 
     # The lab stops a controller that is stuck for good with SIGINT. A shell starts
@@ -55,6 +56,13 @@ def main():
     log("listening on port %d" % server.getsockname()[1])
     sock, addr = server.accept()
     log("crawler connected from %s:%d" % addr)
+    if args.start_after:
+        # The lab does something to the live connection first (kashim --attach). Meanwhile
+        # pings keep it from going idle at the firewall, however long that takes.
+        while not os.path.exists(args.start_after):
+            sock.sendall(b"ping\n")
+            sock.recv(4096)
+            time.sleep(0.3)
 
     for n in range(1, args.tasks + 1):
         if n > 1:

@@ -29,6 +29,9 @@ def main():
             log("controller closed the connection")
             break
         task = data.decode().strip()
+        if task == "ping":  # the controller's wait before task 1 (controller.py --start-after)
+            sock.sendall(b"pong\n")
+            continue
         log(f"got {task!r}")
         time.sleep(args.work)
         sock.sendall(b"ack " + task.encode() + b"\n")
