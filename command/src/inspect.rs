@@ -90,7 +90,8 @@ pub fn tcp_sockets(pid: i32, label: &str) -> Result<Vec<(RawFd, TcpSocket)>> {
             errno_text(&e)
         )),
     })?;
-    let mut tables = proc_net::tcp_tables(pid).map_err(|e| match e.kind() {
+    let wanted = fds.iter().map(|(_, inode)| *inode).collect();
+    let mut tables = proc_net::tcp_tables(pid, &wanted).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => no_such_process(label),
         _ => Error::failure(format!(
             "{label}: cannot read /proc/{pid}/net/tcp: {}",

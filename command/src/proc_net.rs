@@ -2,9 +2,9 @@
 //! (/proc/PID/fd) and its network namespace's TCP tables (/proc/PID/net/tcp and tcp6, which
 //! are the tables of the namespace PID lives in, so a container's process is seen from the host).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::RawFd;
 
@@ -133,28 +133,49 @@ pub fn show_addr(addr: &SocketAddr) -> String {
     }
 }
 
-/// The TCP sockets of the namespace PID lives in, by inode. The kernel walks its hash table while
-/// it prints, so a socket can be missed when others come and go meanwhile; a second reading picks
-/// up what the first one missed.
-pub fn tcp_tables(pid: i32) -> io::Result<HashMap<u64, TcpSocket>> {
+/// The TCP sockets among `wanted` (socket inodes), from the tables of the namespace PID lives
+/// in. The kernel walks its hash table while it prints, so a socket can be missed when others
+/// come and go meanwhile: when some wanted inode was not seen (it may also be a UDP or Unix
+/// socket), a second reading picks up what the first one missed.
+pub fn tcp_tables(pid: i32, wanted: &HashSet<u64>) -> io::Result<HashMap<u64, TcpSocket>> {
     let mut found = HashMap::new();
+    let mut buf = Vec::new();
     for _ in 0..2 {
         for name in ["tcp", "tcp6"] {
-            let text = match fs::read_to_string(format!("/proc/{pid}/net/{name}")) {
-                Ok(text) => text,
+            match read_proc(&format!("/proc/{pid}/net/{name}"), &mut buf) {
+                Ok(()) => {}
                 // A kernel without IPv6 has no tcp6.
                 Err(e) if e.kind() == io::ErrorKind::NotFound && name == "tcp6" => continue,
                 Err(e) => return Err(e),
-            };
+            }
+            let text = String::from_utf8_lossy(&buf);
             for sock in text.lines().skip(1).filter_map(parse_line) {
-                // Inode 0: a socket no descriptor holds (TIME_WAIT, request sockets).
-                if sock.inode != 0 {
+                if wanted.contains(&sock.inode) {
                     found.entry(sock.inode).or_insert(sock);
                 }
             }
         }
+        if found.len() == wanted.len() {
+            break;
+        }
     }
     Ok(found)
+}
+
+/// Reads a /proc file with large reads: each read of a TCP table makes the kernel find its
+/// place in the hash table again, so fewer reads cost less.
+fn read_proc(path: &str, buf: &mut Vec<u8>) -> io::Result<()> {
+    let mut file = fs::File::open(path)?;
+    buf.clear();
+    let mut chunk = vec![0u8; 256 * 1024];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The socket descriptors of PID, as (fd, inode), in fd order. Reading /proc/PID/fd needs the
@@ -259,7 +280,7 @@ mod tests {
         let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let me = std::process::id() as i32;
         let fds = socket_fds(me).unwrap();
-        let tables = tcp_tables(me).unwrap();
+        let tables = tcp_tables(me, &fds.iter().map(|(_, i)| *i).collect()).unwrap();
         let ours: Vec<&TcpSocket> = fds.iter().filter_map(|(_, i)| tables.get(i)).collect();
         assert!(ours
             .iter()
