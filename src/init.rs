@@ -95,6 +95,7 @@ extern "C" fn constructor() {
         crate::dup::resolve();
         crate::vfork::resolve();
         crate::vfork::install();
+        crate::close_range::resolve();
     });
 }
 

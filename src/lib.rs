@@ -10,6 +10,7 @@
 
 mod accept;
 mod close;
+mod close_range;
 pub use kashim_config as config;
 mod connect;
 mod dup;
