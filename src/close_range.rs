@@ -116,6 +116,17 @@ mod tests {
     }
 
     #[test]
+    fn forgetting_a_released_range_clears_the_table() {
+        use crate::fd_table::FdState;
+        let fd = 13 << 16; // a number no other test uses
+        fd_table::set(fd, FdState::NotTcp);
+        forget(released(fd as u32, fd as u32, CLOSE_RANGE_CLOEXEC));
+        assert_eq!(fd_table::get(fd), FdState::NotTcp);
+        forget(Some(released_from(fd)));
+        assert_eq!(fd_table::get(fd), FdState::Unknown);
+    }
+
+    #[test]
     fn closefrom_releases_everything_above() {
         assert_eq!(released_from(3), (3, u32::MAX));
         assert_eq!(released_from(-1), (0, u32::MAX));
