@@ -16,6 +16,7 @@ mod connect;
 mod dup;
 mod errno;
 mod fd_table;
+mod inherited;
 mod init;
 mod logger;
 mod policy;

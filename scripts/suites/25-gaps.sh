@@ -59,3 +59,54 @@ if [ -n "$python" ]; then
 else
     skip "python os.closerange" "python3 not found"
 fi
+
+# --- inherited connections: systemd-socket-activate hands the server an accepted connection --------
+# The activator itself runs WITHOUT kashim (its listener would otherwise pass kashim's options on to
+# every connection in the kernel); LD_PRELOAD reaches only the server, through -E, as a unit's
+# Environment= would. The server never calls accept() or connect() and reports its socket's values.
+# activated NAME EXPECTED MODE-ARGS... -- SERVER-ARGS...
+activated() {
+    local name=$1 want=$2; shift 2
+    local args=()
+    while [ "$1" != "--" ]; do args+=("$1"); shift; done
+    shift
+    local port got
+    port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    without_kashim_env timeout 60 systemd-socket-activate -l "127.0.0.1:$port" "${args[@]}" \
+        -E LD_PRELOAD="$lib" "$bin/inetd_server" "$@" >"$tmp/activate.log" 2>&1 &
+    pids+=($!)
+    got=$(timeout 20 "$python" - "$port" <<'PY'
+import socket, sys, time
+for _ in range(200):
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+        break
+    except OSError:
+        time.sleep(0.05)
+else:
+    sys.exit("could not connect")
+print(s.makefile().readline().strip())
+PY
+)
+    kill "${pids[-1]}" 2>/dev/null
+    wait "${pids[-1]}" 2>/dev/null
+    if [[ "$got " == "$want "* ]]; then pass "$name"
+    else fail "$name" "server saw [$got], expected [$want...]; activator: $(tail -n 2 "$tmp/activate.log" | tr '\n' ' ')"; fi
+}
+if ! command -v systemd-socket-activate >/dev/null 2>&1; then
+    skip "socket activation" "systemd-socket-activate not found (Debian package systemd)"
+elif [ -z "$python" ]; then
+    skip "socket activation" "python3 not found"
+elif build inetd_server; then
+    kashim_values="keepalive=1 idle=60 intvl=10 cnt=6 user_timeout=0"
+    activated "inetd connection (systemd-socket-activate --inetd --accept) gets kashim's values" \
+        "$kashim_values listen_fds=-" --inetd --accept -- 0
+    activated "Accept=yes connection at fd 3 (systemd-socket-activate --accept) gets kashim's values" \
+        "$kashim_values listen_fds=1" --accept -- 3
+    activated "KASHIM_IDLE reaches an activated connection" \
+        "keepalive=1 idle=25 intvl=10" --accept -E KASHIM_IDLE=25 -- 3
+    activated "a server that sets its own keepalive on the inherited connection keeps it" \
+        "keepalive=1 idle=300" --accept -- 3 own
+    activated "LISTEN_PID of another process: fd 3 is not touched" \
+        "keepalive=0 idle=7200" --accept -E LISTEN_PID=1 -- 3
+fi
