@@ -96,6 +96,7 @@ extern "C" fn constructor() {
         crate::vfork::resolve();
         crate::vfork::install();
         crate::close_range::resolve();
+        crate::deepbind::resolve();
         if let Some(config) = active_config() {
             crate::inherited::adopt_at_start(config);
         }

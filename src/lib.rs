@@ -14,6 +14,7 @@ mod close_range;
 pub use kashim_config as config;
 mod connect;
 mod dup;
+mod deepbind;
 mod errno;
 mod fd_table;
 mod inherited;

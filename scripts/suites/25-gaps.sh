@@ -110,3 +110,77 @@ elif build inetd_server; then
     activated "LISTEN_PID of another process: fd 3 is not touched" \
         "keepalive=0 idle=7200" --accept -E LISTEN_PID=1 -- 3
 fi
+
+# --- RTLD_DEEPBIND -------------------------------------------------------------------------------
+# C: libraries opened with RTLD_DEEPBIND (BIND_NOW and lazy), a tree with its own socket(), a bare
+# name (through the program's RUNPATH), dlerror()/handles unchanged, dlmopen.
+deep_ok=1
+{
+    gcc -O1 -Wall -Werror -shared -fPIC -Wl,-z,now -o "$bin/libdeep_now.so" "$src/deepbind_lib.c" &&
+    gcc -O1 -Wall -Werror -shared -fPIC -Wl,-z,lazy -o "$bin/libdeep_lazy.so" "$src/deepbind_lib.c" &&
+    gcc -O1 -Wall -Werror -shared -fPIC -o "$bin/libdeep_own_socket.so" "$src/deepbind_own_socket.c" &&
+    gcc -O1 -Wall -Werror -shared -fPIC -o "$bin/libdeep_own.so" "$src/deepbind_lib.c" \
+        -L"$bin" -ldeep_own_socket -Wl,-rpath,"$bin" &&
+    gcc -O1 -Wall -Werror -o "$bin/deepbind_test" "$src/deepbind_test.c" -Wl,--enable-new-dtags,-rpath,"$bin"
+} >"$tmp/cc.log" 2>&1 || { deep_ok=0; fail "gaps build deepbind" "$(head -n 3 "$tmp/cc.log" | tr '\n' ' ')"; }
+if [ $deep_ok = 1 ]; then
+    for m in now lazy own by-name runpath errors dlmopen; do
+        under "RTLD_DEEPBIND $m" -- "$bin/deepbind_test" "$bin" "$m" 2>"$tmp/deep.err"
+        if [ -s "$tmp/deep.err" ]; then fail "RTLD_DEEPBIND $m: silent by default" "stderr: $(head -c 300 "$tmp/deep.err")"; fi
+    done
+    # Each case kashim cannot reach is said once, at info level, naming the library.
+    info_line() { # NAME MODE EXPECTED-SUBSTRING
+        under "x" KASHIM_LOG=info -- "$bin/deepbind_test" "$bin" "$2" 2>"$tmp/deep.err" >/dev/null
+        local n
+        n=$(grep -cF "$3" "$tmp/deep.err")
+        if [ "$n" = 1 ]; then pass "$1"; else fail "$1" "expected one line with [$3], stderr: $(tr '\n' ' ' <"$tmp/deep.err" | head -c 400)"; fi
+    }
+    info_line "RTLD_DEEPBIND own socket(): one info line naming the library" own \
+        "kashim: libdeep_own.so: its dependency libdeep_own_socket.so brings its own socket(); its sockets are not reached (use kashim --ebpf or --attach)"
+    info_line "RTLD_DEEPBIND by bare name: one info line naming the library" by-name \
+        "kashim: libdeep_lazy.so: opened with RTLD_DEEPBIND by name"
+    info_line "dlmopen namespace: one info line naming the library" dlmopen \
+        "kashim: libdeep_lazy.so: loaded into another link-map namespace by dlmopen"
+fi
+
+# PHP: its extensions are opened with RTLD_DEEPBIND (php_load_shlib). sockets is read back in PHP
+# itself; pgsql (libpq), pdo_pgsql and curl (libcurl) connect to a listener here, which reads the
+# client socket's options inside the PHP process (c-tests/peer_keepalive.py, pidfd_getfd).
+php_has() { php -m 2>/dev/null | grep -qx "$1"; }
+if ! command -v php >/dev/null 2>&1; then
+    skip "php" "php not found (Debian packages php-cli php-pgsql php-curl)"
+else
+    if php_has sockets; then
+        # shellcheck disable=SC2016 # PHP code
+        got=$(without_kashim_env timeout 30 env LD_PRELOAD="$lib" php -r '
+            $s = socket_create(AF_INET, SOCK_STREAM, SOL_TCP);
+            echo socket_get_option($s, SOL_SOCKET, SO_KEEPALIVE), " ", socket_get_option($s, SOL_TCP, 4), " ",
+                 socket_get_option($s, SOL_TCP, 5), " ", socket_get_option($s, SOL_TCP, 6);' 2>&1)
+        if [ "$got" = "1 60 10 6" ]; then pass "php sockets: socket_create() gets kashim's values"
+        else fail "php sockets: socket_create() gets kashim's values" "SO_KEEPALIVE TCP_KEEPIDLE TCP_KEEPINTVL TCP_KEEPCNT = [$got], expected [1 60 10 6]"; fi
+    else
+        skip "php sockets" "the sockets extension is not loaded (php-cli)"
+    fi
+    peer() { without_kashim_env timeout 60 "$python" "$src/peer_keepalive.py" "$@"; }
+    # shellcheck disable=SC2016 # PHP code
+    if php_has pgsql; then
+        peer "php pgsql: pg_connect() (libpq) gets kashim's idle, interval and count" "1 60 10 6" \
+            env LD_PRELOAD="$lib" php -r '@pg_connect("host=127.0.0.1 port={port} dbname=x user=x connect_timeout=5");'
+    else skip "php pgsql" "the pgsql extension is not installed (php-pgsql)"; fi
+    # shellcheck disable=SC2016
+    if php_has pdo_pgsql; then
+        peer "php pdo_pgsql: new PDO(pgsql:...) gets kashim's values" "1 60 10 6" \
+            env LD_PRELOAD="$lib" php -r 'try { new PDO("pgsql:host=127.0.0.1;port={port};dbname=x", "x", "x"); } catch (Exception $e) {}'
+    else skip "php pdo_pgsql" "the pdo_pgsql extension is not installed (php-pgsql)"; fi
+    # shellcheck disable=SC2016
+    if php_has curl; then
+        peer "php curl: curl_exec() (libcurl) gets kashim's values" "1 60 10 6" \
+            env LD_PRELOAD="$lib" php -r '$c = curl_init("http://127.0.0.1:{port}/"); curl_setopt($c, CURLOPT_TIMEOUT, 5); curl_exec($c);'
+    else skip "php curl" "the curl extension is not installed (php-curl)"; fi
+    # The rest of PHP is unchanged: same output with and without kashim for a script using them all.
+    # shellcheck disable=SC2016
+    script='echo implode(",", get_loaded_extensions()), " ", function_exists("socket_create") ? "ok" : "-", " ", json_encode(@file_get_contents("/nonexistent")), "\n";'
+    if [ "$(php -r "$script" 2>&1)" = "$(without_kashim_env env LD_PRELOAD="$lib" php -r "$script" 2>&1)" ]; then
+        pass "php: same output and extensions with and without kashim"
+    else fail "php: same output and extensions with and without kashim" "outputs differ"; fi
+fi
