@@ -17,6 +17,9 @@ pids=()
 cleanup() {
     local p
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "$tmp"/nginx-*/nginx.pid "$tmp"/nginx-*/nginx.pid.oldbin; do
+        [ -f "$p" ] && kill -QUIT "$(cat "$p" 2>/dev/null)" 2>/dev/null
+    done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -183,4 +186,70 @@ else
     if [ "$(php -r "$script" 2>&1)" = "$(without_kashim_env env LD_PRELOAD="$lib" php -r "$script" 2>&1)" ]; then
         pass "php: same output and extensions with and without kashim"
     else fail "php: same output and extensions with and without kashim" "outputs differ"; fi
+fi
+
+# --- re-exec: nginx's binary upgrade (kill -USR2) starts the new master with an environment nginx
+# builds itself: TZ plus the variables named by `env` directives. docs/ld-preload-gaps.md gives the
+# recipe (env LD_PRELOAD; env KASHIM_IDLE; ...). The upstream (c-tests/upstream_keepalive.py) answers
+# each proxied request with the keepalive of nginx's own upstream socket, read inside the worker.
+# nginx_upgrade NAME RECIPE: prints "<before upgrade> | <after upgrade>".
+nginx_upgrade() {
+    local dir=$tmp/nginx-$1 recipe=$2 port uport before after old
+    mkdir -p "$dir"
+    "$python" "$src/upstream_keepalive.py" "$dir/uport" >"$dir/upstream.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do [ -f "$dir/uport" ] && break; sleep 0.1; done
+    uport=$(cat "$dir/uport" 2>/dev/null)
+    port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat >"$dir/nginx.conf" <<CONF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+$recipe
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body; proxy_temp_path $dir/proxy; fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
+    server { listen 127.0.0.1:$port; location / { proxy_pass http://127.0.0.1:$uport; } }
+}
+CONF
+    get() { "$python" -c 'import urllib.request, sys
+print(urllib.request.urlopen("http://127.0.0.1:%s/" % sys.argv[1], timeout=10).read().decode().split(" pid=")[0])' "$port" 2>&1 | tail -n 1; }
+    # nginx re-execs its own argv[0], so it is started by its full path, as init systems do.
+    without_kashim_env env LD_PRELOAD="$lib" KASHIM_IDLE=25 "$nginx" -c "$dir/nginx.conf" -e "$dir/error.log" ||
+        { echo "nginx did not start: $(tail -n 2 "$dir/error.log" | tr '\n' ' ')"; return; }
+    for _ in $(seq 50); do [ -s "$dir/nginx.pid" ] && break; sleep 0.1; done
+    before=$(get)
+    old=$(cat "$dir/nginx.pid")
+    kill -USR2 "$old"
+    for _ in $(seq 100); do [ -f "$dir/nginx.pid.oldbin" ] && [ -s "$dir/nginx.pid" ] && break; sleep 0.1; done
+    kill -QUIT "$old"   # the old master and its workers leave; the new ones serve
+    for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+    after=$(get)
+    kill -QUIT "$(cat "$dir/nginx.pid" 2>/dev/null)" 2>/dev/null
+    echo "$before | $after"
+}
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+if [ ! -x "$nginx" ]; then
+    skip "nginx binary upgrade" "nginx not installed (Debian package nginx)"
+elif [ "$(id -u)" != 0 ]; then
+    skip "nginx binary upgrade" "needs root (nginx workers switch user; the upstream reads their sockets)"
+elif [ -z "$python" ]; then
+    skip "nginx binary upgrade" "python3 not found"
+else
+    k25="keepalive=1 idle=25 intvl=10 cnt=6"
+    got=$(nginx_upgrade plain "")
+    # The gap itself, as the docs describe it: reached before the upgrade, not after.
+    if [ "$got" = "$k25 | keepalive=0 idle=7200 intvl=75 cnt=9" ]; then
+        pass "nginx binary upgrade without env directives: the new master drops LD_PRELOAD (documented gap reproduced)"
+    else fail "nginx binary upgrade without env directives" "before | after = [$got]"; fi
+    got=$(nginx_upgrade recipe "env LD_PRELOAD; env KASHIM_IDLE;")
+    if [ "$got" = "$k25 | $k25" ]; then
+        pass "nginx binary upgrade with 'env LD_PRELOAD; env KASHIM_IDLE;': upstream connections keep kashim's values"
+    else fail "nginx binary upgrade with the recipe" "before | after = [$got], expected [$k25 | $k25]"; fi
+    got=$(nginx_upgrade preload-only "env LD_PRELOAD;")
+    if [ "$got" = "$k25 | keepalive=1 idle=60 intvl=10 cnt=6" ]; then
+        pass "nginx binary upgrade with only 'env LD_PRELOAD;': kashim stays, KASHIM_IDLE is lost (list every KASHIM_* in use)"
+    else fail "nginx binary upgrade with only env LD_PRELOAD" "before | after = [$got]"; fi
 fi
