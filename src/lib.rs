@@ -20,6 +20,7 @@ mod fd_table;
 mod inherited;
 mod init;
 mod logger;
+mod mixed;
 mod policy;
 mod real;
 mod setsockopt;

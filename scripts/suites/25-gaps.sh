@@ -253,3 +253,28 @@ else
         pass "nginx binary upgrade with only 'env LD_PRELOAD;': kashim stays, KASHIM_IDLE is lost (list every KASHIM_* in use)"
     else fail "nginx binary upgrade with only env LD_PRELOAD" "before | after = [$got]"; fi
 fi
+
+# --- mixed settings: at debug level, which keepalive options the program chose and which of kashim's
+# remain. A client setting part of keepalive itself, as redis-cli does (SO_KEEPALIVE, TCP_KEEPIDLE).
+if [ -n "$python" ]; then
+    mixed_py='import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 15)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE), s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL))'
+    out=$(under "x" KASHIM_LOG=debug KASHIM_IDLE=30 -- "$python" -c "$mixed_py" 2>"$tmp/mixed.err")
+    want="kashim: fd 3: program set TCP_KEEPIDLE=15; now: keepalive on (kashim), idle 15s (program), interval 10s (kashim), count 6 (kashim)"
+    if [ "$out" = "15 10" ] && grep -qxF "$want" "$tmp/mixed.err" && [ "$(grep -c ': program set [A-Z_]*=' "$tmp/mixed.err")" = 2 ]; then
+        pass "mixed settings: debug line says the program chose idle 15s and kashim's interval and count remain"
+    else fail "mixed settings debug line" "stdout [$out]; stderr: $(grep 'program set' "$tmp/mixed.err" | tr '\n' ' ')"; fi
+    out=$(under "x" KASHIM_IDLE=30 -- "$python" -c "$mixed_py" 2>"$tmp/mixed.err")
+    if [ "$out" = "15 10" ] && [ ! -s "$tmp/mixed.err" ]; then pass "mixed settings: nothing printed below debug level"
+    else fail "mixed settings below debug" "stderr: $(head -c 300 "$tmp/mixed.err")"; fi
+fi
+if command -v php >/dev/null 2>&1 && php_has curl; then
+    # libcurl's CURLOPT_TCP_KEEPALIVE sets idle 60 and interval 60: kashim's count (6) remains.
+    # shellcheck disable=SC2016
+    peer "php curl with CURLOPT_TCP_KEEPALIVE: libcurl's idle/interval 60, kashim's count 6 (mixed)" "1 60 60 6" \
+        env LD_PRELOAD="$lib" KASHIM_IDLE=30 php -r '$c = curl_init("http://127.0.0.1:{port}/"); curl_setopt($c, CURLOPT_TIMEOUT, 5); curl_setopt($c, CURLOPT_TCP_KEEPALIVE, 1); curl_exec($c);'
+fi
