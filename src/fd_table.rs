@@ -115,6 +115,33 @@ pub fn set(fd: i32, state: FdState) {
     }
 }
 
+/// Forgets every descriptor from `first` to `last` (inclusive), for close_range() and closefrom().
+/// Only chunks that exist are visited, and only non-Unknown slots are written, so closefrom(3) in
+/// a process that never used a high descriptor touches one chunk and maps no memory.
+pub fn forget_range(first: u32, last: u32) {
+    let last = last.min(i32::MAX as u32) as usize;
+    let mut fd = first as usize;
+    while fd <= last {
+        let (chunk, index) = (fd >> CHUNK_BITS, fd & (CHUNK_LEN - 1));
+        let end = last.min((chunk << CHUNK_BITS) | (CHUNK_LEN - 1));
+        let base: *const AtomicU8 = if chunk == 0 {
+            FIRST_CHUNK.as_ptr()
+        } else {
+            HIGHER_CHUNKS[chunk].load(Ordering::Acquire)
+        };
+        if !base.is_null() {
+            for i in index..=(end & (CHUNK_LEN - 1)) {
+                // SAFETY: `base` points to CHUNK_LEN AtomicU8s that are never unmapped; i < CHUNK_LEN.
+                let s = unsafe { &*base.add(i) };
+                if s.load(Ordering::Relaxed) != FdState::Unknown as u8 {
+                    s.store(FdState::Unknown as u8, Ordering::Release);
+                }
+            }
+        }
+        fd = end + 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +193,22 @@ mod tests {
         for t in 0..8 {
             assert_eq!(get(base + t), FdState::Configured);
         }
+    }
+
+    #[test]
+    fn forget_range_clears_only_the_range() {
+        let base = 11 << CHUNK_BITS;
+        for fd in base - 2..base + 3 {
+            set(fd, FdState::Configured);
+        }
+        forget_range((base - 1) as u32, (base + 1) as u32);
+        let got: Vec<_> = (base - 2..base + 3).map(get).collect();
+        use FdState::*;
+        assert_eq!(got, [Configured, Unknown, Unknown, Unknown, Configured]);
+        // Up to the largest number, through chunks never mapped: nothing is mapped on the way.
+        forget_range((base - 2) as u32, u32::MAX);
+        assert_eq!(get(base - 2), Unknown);
+        assert_eq!(get(base + 2), Unknown);
+        assert!(HIGHER_CHUNKS[12].load(Ordering::Acquire).is_null());
     }
 }

@@ -95,6 +95,11 @@ extern "C" fn constructor() {
         crate::dup::resolve();
         crate::vfork::resolve();
         crate::vfork::install();
+        crate::close_range::resolve();
+        crate::deepbind::resolve();
+        if let Some(config) = active_config() {
+            crate::inherited::adopt_at_start(config);
+        }
     });
 }
 

@@ -10,13 +10,17 @@
 
 mod accept;
 mod close;
+mod close_range;
 pub use kashim_config as config;
 mod connect;
 mod dup;
+mod deepbind;
 mod errno;
 mod fd_table;
+mod inherited;
 mod init;
 mod logger;
+mod mixed;
 mod policy;
 mod real;
 mod setsockopt;

@@ -30,7 +30,11 @@ pub unsafe extern "C" fn setsockopt(
 ) -> c_int {
     let real = real_setsockopt();
     match decide(fd, level, name) {
-        SetsockoptAction::PassThrough => real(fd, level, name, value, value_len),
+        SetsockoptAction::PassThrough => {
+            let rc = real(fd, level, name, value, value_len);
+            crate::mixed::after_program_sets(fd, level, name, rc);
+            rc
+        }
         SetsockoptAction::RestoreKashimsValue => {
             let rc = real(fd, level, name, value, value_len);
             if rc == 0 {
@@ -43,6 +47,7 @@ pub unsafe extern "C" fn setsockopt(
             if rc == 0 {
                 program_owns(fd);
             }
+            crate::mixed::after_program_sets(fd, level, name, rc);
             rc
         }
     }

@@ -68,7 +68,7 @@ trace() {
     shift
     local pre=()
     [ -n "$lib" ] && pre=(-E "LD_PRELOAD=$lib")
-    env -i PATH="$PATH" "${vars[@]}" strace -f -qq -s 256 -o "$out" "${pre[@]}" "$@" >/dev/null 2>"$out.err"
+    env -i PATH="$PATH" "${vars[@]}" strace -f -qq -s 256 -o "$out" "${pre[@]}" "$@" </dev/null >/dev/null 2>"$out.err"
 }
 
 # norm: strace lines without pid, alignment, port numbers, addresses, thread ids and random bytes
@@ -168,10 +168,16 @@ check_startup() {
     local heap_re='^$'
     [ "$heap" = heap ] && heap_re='^(brk\(|getrandom\("R", 8, GRND_NONBLOCK\))'
     # Outside the loader's calls, the two runs must be the same call for call.
+    # The check for inherited connections (src/inherited.rs) may add one getpeername per fd 0-2,
+    # which are not sockets here (ENOTSOCK); its exact counts are tested in "start-up adoption" below.
+    local adopt_re='^getpeername\([012], 0xX, \[128\]\) = -1 ENOTSOCK '
     for f in "$ref" "$test"; do
-        norm "$f" | grep -v '^execve(' | grep -Ev "$heap_re" | awk -v re="$loader_calls" \
+        norm "$f" | grep -v '^execve(' | grep -Ev "$heap_re" | grep -Ev "$adopt_re" | awk -v re="$loader_calls" \
             '{ n = $0; sub(/\(.*/, "", n) } n !~ re { print }' >"$f.other"
     done
+    if [ "$(norm "$test" | grep -Ec "$adopt_re")" -gt 3 ]; then
+        echo "more than one getpeername per fd 0-2: $(norm "$test" | grep -E "$adopt_re" | tr '\n' ';')"; bad=1
+    fi
     if ! diff -q "$ref.other" "$test.other" >/dev/null; then
         echo "non-loader calls differ: $(diff "$ref.other" "$test.other" | grep '^[<>]' | head -n 4 | tr '\n' ';')"
         bad=1
@@ -315,6 +321,61 @@ if out=$(check_startup "$tmp/start-ref" "$tmp/start-k" "$lib" heap); then pass s
 else fail syscalls-startup-empty-main-adds-only-loading-and-heap-setup "$out"; fi
 echo "start-up under kashim adds, C program with one malloc: $(startup_added "$tmp/startm-ref" "$tmp/startm-k")"
 echo "start-up under kashim adds, C main(){}:                $(startup_added "$tmp/start-ref" "$tmp/start-k")"
+
+# Start-up adoption of inherited connections (src/inherited.rs): per fd checked one getpeername, at
+# most one getsockopt (SO_KEEPALIVE; none under FORCE), none at all when the fd is not a socket;
+# getpid only when LISTEN_PID is set. adopt_calls prints the start-up's socket calls in order as
+# "name(fd)", from the last execve (the program's) up to its exit.
+# adopt_trace OUT LAYOUT [VAR=VAL...]: runs c-tests/bin/empty under kashim and strace with LAYOUT:
+#   none  fds 0-2 are /dev/null;  inetd  fds 0 and 1 are one connected loopback TCP socket;
+#   activation  LISTEN_FDS=2 LISTEN_PID=<the program>: fd 3 a connected socket, fd 4 a listener.
+adopt_trace() {
+    local out=$1 layout=$2; shift 2
+    env -i PATH="$PATH" "$@" python3 - "$layout" "$out" "$lib" "$bin/empty" <<'PY' >/dev/null 2>"$out.err"
+import os, socket, sys
+layout, out, lib, empty = sys.argv[1:]
+listener = socket.create_server(("127.0.0.1", 0))
+client = socket.create_connection(listener.getsockname())
+conn, _ = listener.accept()
+null = os.open(os.devnull, os.O_RDWR)
+for fd in (0, 1, 2):
+    os.dup2(null, fd)
+if layout == "inetd":
+    os.dup2(conn.fileno(), 0)
+    os.dup2(conn.fileno(), 1)
+elif layout == "activation":
+    passed = os.dup(conn.fileno()), os.dup(listener.fileno())  # above 3 and 4, which may be in use
+    os.dup2(passed[0], 3)
+    os.dup2(passed[1], 4)
+pre = "export LISTEN_FDS=2 LISTEN_PID=$$; " if layout == "activation" else ""
+os.execvp("strace", ["strace", "-f", "-qq", "-o", out, "sh", "-c",
+                     pre + 'exec env LD_PRELOAD="$0" "$1"', lib, empty])
+PY
+}
+adopt_calls() {
+    norm "$1" | awk '/^execve\(/ { n = 0 } { line[n++] = $0 } END { for (i = 0; i < n; i++) print line[i] }' |
+        sed -nE 's/^(getpid)\(\).*/\1/p; s/^(getpeername|getsockopt|setsockopt)\(([0-9]+),.*/\1(\2)/p' | tr '\n' ' ' | sed 's/ $//'
+}
+adopt_check() { # NAME LAYOUT EXPECTED [VAR=VAL...]
+    local name=$1 layout=$2 want=$3 got; shift 3
+    adopt_trace "$tmp/adopt-$name" "$layout" "$@"
+    got=$(adopt_calls "$tmp/adopt-$name")
+    echo "start-up adoption, $name: $got"
+    if [ "$got" = "$want" ]; then pass "syscalls-startup-adoption-$name"
+    else fail "syscalls-startup-adoption-$name" "want [$want], got [$got]"; fi
+}
+if command -v python3 >/dev/null 2>&1; then
+    k4='setsockopt(0) setsockopt(0) setsockopt(0) setsockopt(0)'
+    adopt_check not-sockets none 'getpeername(0) getpeername(1) getpeername(2)'
+    adopt_check inetd inetd "getpeername(0) getsockopt(0) $k4 getpeername(1) getsockopt(1) getpeername(2)"
+    adopt_check inetd-force inetd "getpeername(0) $k4 getpeername(1) ${k4//(0)/(1)} getpeername(2)" KASHIM_FORCE=1
+    adopt_check activation activation "getpeername(0) getpeername(1) getpeername(2) getpid getpeername(3) getsockopt(3) ${k4//(0)/(3)} getpeername(4)"
+    adopt_check disabled inetd '' KASHIM_ENABLED=0
+    if grep -q 'setsockopt(0, SOL_TCP, TCP_KEEPIDLE, \[60\]' "$tmp/adopt-inetd"; then pass syscalls-startup-adoption-values
+    else fail syscalls-startup-adoption-values "no TCP_KEEPIDLE 60 on fd 0 in the inetd trace"; fi
+else
+    skip syscalls-startup-adoption "python3 not found (it sets up the inherited sockets)"
+fi
 
 # The same in `strace -c` form, over a loop: 100 TCP sockets = exactly 400 setsockopt; 100 UDP = 0;
 # 50 loopback connections (listener + 50 clients, plus the bench's own SO_LINGER on each accepted
