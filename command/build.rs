@@ -52,8 +52,10 @@ fn compile_bpf() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let object = out_dir.join("keepalive.bpf.o");
     let mut cmd = Command::new(&clang);
-    cmd.args(["-target", "bpf", "-O2", "-g", "-Wall", "-Werror", "-c", source, "-o"])
-        .arg(&object);
+    cmd.args([
+        "-target", "bpf", "-O2", "-g", "-Wall", "-Werror", "-c", source, "-o",
+    ])
+    .arg(&object);
     // <linux/bpf.h> includes <asm/types.h>, which Debian keeps in the multiarch directory; the
     // bpf target does not search it by itself.
     if let Some(dir) = multiarch_include() {

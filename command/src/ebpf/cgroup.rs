@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 /// statfs f_type of a cgroup2 file system.
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+const CGROUP1_SUPER_MAGIC: i64 = 0x0027_e0eb;
 
 /// One line of /proc/self/mountinfo, the fields kashim needs.
 #[derive(Debug, PartialEq, Eq)]
@@ -99,7 +100,9 @@ impl Hierarchy {
         let text = fs::read_to_string("/proc/self/cgroup")
             .map_err(|e| Error::failure(format!("cannot read /proc/self/cgroup: {e}")))?;
         let path = parse_proc_cgroup(&text).ok_or_else(|| {
-            Error::failure("/proc/self/cgroup has no cgroup v2 entry (\"0::\"); kashim --ebpf needs cgroup v2")
+            Error::failure(
+                "/proc/self/cgroup has no cgroup v2 entry (\"0::\"); kashim --ebpf needs cgroup v2",
+            )
         })?;
         Ok(self.dir_of(&path))
     }
@@ -126,11 +129,13 @@ impl Hierarchy {
             Err(e) => format!("cannot be read ({e})"),
             Ok(m) if !m.is_dir() => "is not a directory".to_string(),
             Ok(_) => match fs_type(given) {
-                Some(t) if t == 0x0027_e0eb => "is a cgroup v1 directory, not cgroup v2".into(),
+                Some(CGROUP1_SUPER_MAGIC) => "is a cgroup v1 directory, not cgroup v2".into(),
                 _ => "is not a cgroup directory".to_string(),
             },
         };
-        Err(Error::failure(format!("--cgroup \"{shown}\" {why} ({accepted})")))
+        Err(Error::failure(format!(
+            "--cgroup \"{shown}\" {why} ({accepted})"
+        )))
     }
 }
 

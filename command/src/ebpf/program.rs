@@ -110,7 +110,9 @@ pub fn load(values: Values) -> Result<Loaded> {
     let prog: &mut SockOps = ebpf
         .program_mut(PROGRAM_NAME)
         .and_then(|p| p.try_into().ok())
-        .ok_or_else(|| Error::failure("kashim's eBPF object has no sock_ops program (a build problem)"))?;
+        .ok_or_else(|| {
+            Error::failure("kashim's eBPF object has no sock_ops program (a build problem)")
+        })?;
     prog.load().map_err(|e| {
         Error::failure(format!(
             "this kernel refused kashim's sock_ops program ({}); kashim --ebpf needs a kernel with BPF_PROG_TYPE_SOCK_OPS (CONFIG_BPF_SYSCALL, CONFIG_CGROUP_BPF)",

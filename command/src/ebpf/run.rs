@@ -127,7 +127,9 @@ fn spawn_and_wait(command: &[OsString], dir: &Path) -> Result<libc::c_int> {
     }
     let shown = kashim_config::escape(command[0].as_encoded_bytes());
     let child = cmd.spawn().map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => Error::new(EXIT_NOT_FOUND, format!("{shown}: command not found")),
+        io::ErrorKind::NotFound => {
+            Error::new(EXIT_NOT_FOUND, format!("{shown}: command not found"))
+        }
         io::ErrorKind::PermissionDenied => {
             Error::new(EXIT_CANNOT_RUN, format!("{shown}: cannot run: {e}"))
         }
