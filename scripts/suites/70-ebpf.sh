@@ -21,7 +21,7 @@ cleanup() {
     if [ -n "$cg" ] && [ -d "$cg" ]; then
         "$kashim" --ebpf --cgroup "$cg" --detach >/dev/null 2>&1
         # Any process the tests left in it goes back to the root cgroup first.
-        for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do echo "$p" >"$cg2/cgroup.procs" 2>/dev/null; done
+        while read -r p; do echo "$p" >"$cg2/cgroup.procs"; done <"$cg/cgroup.procs" 2>/dev/null
         rmdir "$cg" 2>/dev/null
     fi
     rm -rf "$tmp"
@@ -175,6 +175,7 @@ fi
 one_line_error "ebpf error: not root (no CAP_BPF/CAP_NET_ADMIN)" \
     setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
     "$kashim" --ebpf -- "$tmp/pair"
+# shellcheck disable=SC2016 # $1 and $2 are the inner shell's
 one_line_error "ebpf error: no cgroup v2 mounted (private mount namespace without it)" \
     unshare -m sh -c 'umount -l "$1" && exec "$2" --ebpf -- true' sh "$cg2" "$kashim"
 check "ebpf errors: nothing attached, no cgroup left" \
