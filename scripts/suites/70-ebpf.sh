@@ -228,7 +228,7 @@ rmdir "$cg" && cg=""
 # --- nothing left behind -----------------------------------------------------------------------
 bpffs=$(awk '$9 == "bpf" { print $5; exit }' /proc/self/mountinfo)
 pins=""
-[ -n "$bpffs" ] && pins=$(ls -A "$bpffs/kashim" 2>/dev/null)
+[ -n "$bpffs" ] && [ -e "$bpffs/kashim" ] && pins="$bpffs/kashim: $(ls -A "$bpffs/kashim")"
 check "ebpf: nothing left behind (no kashim cgroup, pin or attached program)" \
     test -z "$(runs_left)" -a -z "$pins" -a ! -d "$cg2/kashim-suite-$$" \
     -a "$("$kashim" --ebpf --status)" = "no cgroup has kashim's eBPF program attached"

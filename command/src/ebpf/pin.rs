@@ -179,9 +179,18 @@ pub fn detach(given: &Path) -> Result<ExitCode> {
     })?;
     fs::remove_file(&pin)
         .map_err(|e| Error::failure(format!("cannot remove the pin {}: {e}", pin.display())))?;
+    remove_pin_dir_if_empty();
     println!(
         "kashim: detached from {}; connections it already configured keep their keepalive",
         target.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The pin directory goes when its last pin does, so a detach leaves nothing of kashim's.
+pub fn remove_pin_dir_if_empty() {
+    if let Some(bpffs) = find_bpffs() {
+        // Fails (and changes nothing) while other pins remain.
+        let _ = fs::remove_dir(pin_dir(&bpffs));
+    }
 }

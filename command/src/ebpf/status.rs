@@ -70,6 +70,7 @@ pub fn collect(hierarchy: &Hierarchy) -> Vec<Entry> {
             let _ = fs::remove_file(path);
         }
     }
+    pin::remove_pin_dir_if_empty();
     entries
 }
 
