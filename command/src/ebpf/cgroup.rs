@@ -206,28 +206,61 @@ pub fn remove(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// The name of the cgroup a `kashim --ebpf` run (or probe) with this pid makes.
-pub fn run_name(kind: &str, pid: u32) -> String {
-    format!("kashim-{kind}-{pid}")
+/// Makes the cgroup of a `kashim --ebpf` run (kind "run") or probe ("probe") under `parent`:
+/// kashim-KIND-PID, or kashim-KIND-PID.N when a kashim in another pid namespace has the same pid.
+pub fn create_own(parent: &Path, kind: &str) -> Result<PathBuf> {
+    let pid = std::process::id();
+    for n in 0..100 {
+        let name = match n {
+            0 => format!("kashim-{kind}-{pid}"),
+            n => format!("kashim-{kind}-{pid}.{n}"),
+        };
+        let dir = parent.join(name);
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(Error::failure(format!(
+                    "cannot create cgroup {}: {e}",
+                    dir.display()
+                )))
+            }
+        }
+    }
+    Err(Error::failure(format!(
+        "cannot create a kashim-{kind}-{pid} cgroup in {}: all names taken",
+        parent.display()
+    )))
+}
+
+/// The pid in the name of a cgroup `create_own` made.
+fn own_pid(name: &str) -> Option<u32> {
+    let rest = ["kashim-run-", "kashim-probe-"]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))?;
+    rest.split('.').next()?.parse().ok()
 }
 
 /// Removes the empty cgroups left by kashim runs that were killed (SIGKILL leaves no chance to
-/// clean up): children of `parent` named kashim-run-PID or kashim-probe-PID whose PID is gone.
+/// clean up). Only old ones: a kashim in another pid namespace (whose pid is not visible here)
+/// may have made one a moment ago; and the kernel refuses to remove a cgroup with processes.
 pub fn remove_stale(parent: &Path) {
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
+    let now = std::time::SystemTime::now();
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let pid = ["kashim-run-", "kashim-probe-"]
-            .iter()
-            .find_map(|p| name.strip_prefix(p))
-            .and_then(|p| p.parse::<u32>().ok());
-        if let Some(pid) = pid {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = fs::remove_dir(entry.path());
-            }
+        let Some(pid) = own_pid(&entry.file_name().to_string_lossy()) else {
+            continue;
+        };
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age > Duration::from_secs(60));
+        if old && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_dir(entry.path());
         }
     }
 }
@@ -282,5 +315,13 @@ mod tests {
             },
         };
         assert_eq!(nested.dir_of("/ctr/app"), Path::new("/sys/fs/cgroup/app"));
+    }
+
+    #[test]
+    fn own_cgroup_names_carry_the_pid() {
+        assert_eq!(own_pid("kashim-run-42"), Some(42));
+        assert_eq!(own_pid("kashim-probe-42.3"), Some(42));
+        assert_eq!(own_pid("kashim-suite-42"), None);
+        assert_eq!(own_pid("myapp.service"), None);
     }
 }

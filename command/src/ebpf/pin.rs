@@ -141,13 +141,7 @@ fn attach_and_pin(loaded: &mut program::Loaded, target: &Path, pin: &Path) -> Re
 fn probe_elsewhere(hierarchy: &Hierarchy, loaded: &mut program::Loaded) -> Result<()> {
     let own = hierarchy.own()?;
     cgroup::remove_stale(&own);
-    let dir = own.join(cgroup::run_name("probe", std::process::id()));
-    fs::create_dir(&dir).map_err(|e| {
-        Error::failure(format!(
-            "cannot create the probe cgroup {}: {e}",
-            dir.display()
-        ))
-    })?;
+    let dir = cgroup::create_own(&own, "probe")?;
     let result = loaded
         .attach(&dir)
         .and_then(|link| program::probe(&dir, &loaded.values).map(|()| drop(link)));

@@ -80,14 +80,9 @@ pub fn main(config: &Config, command: &[OsString], verbose: u8) -> Result<ExitCo
     cgroup::remove_stale(&own);
     let values = Values::from_config(config);
     let mut loaded = program::load(values)?;
-    let dir = own.join(cgroup::run_name("run", std::process::id()));
-    std::fs::create_dir(&dir).map_err(|e| {
-        Error::failure(format!(
-            "cannot create cgroup {} for COMMAND: {e}",
-            dir.display()
-        ))
-    })?;
-    let run_cgroup = RunCgroup { dir };
+    let run_cgroup = RunCgroup {
+        dir: cgroup::create_own(&own, "run")?,
+    };
     let link = loaded.attach(&run_cgroup.dir)?;
     program::probe(&run_cgroup.dir, &values)?;
     if verbose > 0 {
