@@ -83,6 +83,12 @@ expect "ebpf run: io_uring socket/connect/accept get the chosen keepalive" "$wan
     "$kashim" --ebpf "${chosen[@]}" -- "$tmp/uring"
 expect "ebpf run: a Python program gets the chosen keepalive" "$want_chosen" \
     "$kashim" --ebpf "${chosen[@]}" -- python3 "$here/pair.py"
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+    expect "ebpf run: IPv6 connections get the chosen keepalive too" "$want_chosen" \
+        "$kashim" --ebpf "${chosen[@]}" -- python3 "$here/pair.py" 6
+else
+    skip "ebpf run: IPv6 connections get the chosen keepalive too" "no IPv6 loopback (::1) here"
+fi
 # Why the mode exists: the static binary is out of LD_PRELOAD's reach (the same source built
 # dynamically is reached, so the library itself works).
 expect "control: the static binary under plain LD_PRELOAD is NOT configured" "$want_default" \

@@ -70,23 +70,39 @@ impl Values {
 /// Root, or CAP_BPF with CAP_NET_ADMIN (or CAP_SYS_ADMIN, which covers both), checked before
 /// anything is touched so a refusal leaves nothing half done.
 pub fn check_privileges() -> Result<()> {
-    const CAP_NET_ADMIN: u32 = 12;
-    const CAP_SYS_ADMIN: u32 = 21;
-    const CAP_BPF: u32 = 39;
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let caps = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .unwrap_or(0);
-    let has = |cap: u32| caps & (1u64 << cap) != 0;
-    if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_NET_ADMIN)) {
+    if has_cap(CAP_SYS_ADMIN) || (has_cap(CAP_BPF) && has_cap(CAP_NET_ADMIN)) {
         Ok(())
     } else {
         Err(Error::failure(
             "kashim --ebpf needs root (or the capabilities CAP_BPF and CAP_NET_ADMIN) to load and attach its eBPF program",
         ))
     }
+}
+
+/// --status walks every BPF program of the kernel, which takes CAP_SYS_ADMIN.
+pub fn check_status_privileges() -> Result<()> {
+    if has_cap(CAP_SYS_ADMIN) {
+        Ok(())
+    } else {
+        Err(Error::failure(
+            "kashim --ebpf --status needs root (CAP_SYS_ADMIN) to list the kernel's eBPF programs",
+        ))
+    }
+}
+
+const CAP_NET_ADMIN: u32 = 12;
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_BPF: u32 = 39;
+
+/// Whether kashim has the capability in its effective set.
+fn has_cap(cap: u32) -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    caps & (1u64 << cap) != 0
 }
 
 /// The program loaded into the kernel with its values, not attached anywhere yet.

@@ -25,7 +25,7 @@ pub struct Entry {
 }
 
 pub fn main(json: bool) -> Result<ExitCode> {
-    program::check_privileges()?;
+    program::check_status_privileges()?;
     let hierarchy = Hierarchy::find()?;
     let entries = collect(&hierarchy);
     if json {
