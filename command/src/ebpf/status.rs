@@ -119,14 +119,14 @@ pub fn to_table(entries: &[Entry]) -> String {
         .max()
         .unwrap_or(0)
         .max("CGROUP".len());
-    let mut out = format!("{:<width$}  {:<6}  SETTINGS\n", "CGROUP", "PINNED");
+    let mut out = format!("{:<width$}  {:<8}  SETTINGS\n", "CGROUP", "PINNED");
     for e in entries {
         let settings = e
             .values
             .map(|v| v.describe())
             .unwrap_or_else(|| "(cannot read)".to_string());
         out += &format!(
-            "{:<width$}  {:<6}  {settings}\n",
+            "{:<width$}  {:<8}  {settings}\n",
             e.cgroup.display(),
             if e.pinned { "yes" } else { "no (run)" }
         );
@@ -176,4 +176,49 @@ pub fn to_json(entries: &[Entry]) -> String {
         })
         .collect();
     format!("[{}]", items.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(cgroup: &str, pinned: bool, user_timeout_ms: u32) -> Entry {
+        let mut values = Values::from_config(&kashim_config::Config::default());
+        values.user_timeout_ms = user_timeout_ms;
+        Entry {
+            cgroup: cgroup.into(),
+            program_id: 7,
+            pinned,
+            values: Some(values),
+        }
+    }
+
+    #[test]
+    fn table_lists_each_cgroup_and_says_earlier_connections_are_untouched() {
+        let t = to_table(&[entry("/cg/a", true, 0), entry("/cg/b\"x", false, 1500)]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "CGROUP   PINNED    SETTINGS");
+        assert_eq!(
+            lines[1],
+            "/cg/a    yes       idle 60s, interval 10s, count 6, user timeout off"
+        );
+        assert_eq!(
+            lines[2],
+            "/cg/b\"x  no (run)  idle 60s, interval 10s, count 6, user timeout 1500ms"
+        );
+        assert!(lines[3].contains("before the attach are not touched"));
+        assert_eq!(
+            to_table(&[]),
+            "no cgroup has kashim's eBPF program attached\n"
+        );
+    }
+
+    #[test]
+    fn json_escapes_paths_and_writes_off_as_null() {
+        assert_eq!(to_json(&[]), "[]");
+        assert_eq!(
+            to_json(&[entry("/cg/b\"x\n", true, 0)]),
+            "[{\"cgroup\":\"/cg/b\\\"x\\u000a\",\"pinned\":true,\"program_id\":7,\"idle_s\":60,\"interval_s\":10,\"count\":6,\"user_timeout_ms\":null,\"force\":false}]"
+        );
+    }
 }
