@@ -12,6 +12,8 @@
 # take the CPU away; wall-time ratios are printed next to them. Start-up runs in alternating pairs
 # (CPU and wall time from spawn to exit). With valgrind installed, callgrind counts the user-space
 # instructions kashim adds per iteration: a noise-free view of its own work.
+# As root, the kashim --ebpf row times loopback connections in a cgroup with kashim's program against the
+# same cgroup without it (attached and detached every round).
 # Nothing here is a test: the exact system-call counts are asserted in scripts/suites/60-syscalls.sh.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,14 +29,23 @@ while [ $# -gt 0 ]; do
         --rounds) rounds=${2:?--rounds needs a number}; shift ;;
         --python) py=${2:?--python needs a path}; shift ;;
         --no-callgrind) callgrind=0 ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
 done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kashim-bench.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+ebpf_cg=""   # the eBPF row's cgroup, removed on exit
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+    if [ -n "$ebpf_cg" ]; then
+        "$kcmd" --ebpf --cgroup "$ebpf_cg" --detach >/dev/null 2>&1
+        rmdir "$ebpf_cg" 2>/dev/null
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
 trap 'echo "bench.sh: interrupted" >&2; exit 130' INT TERM
 
 # --- build ---------------------------------------------------------------------------------------
@@ -66,6 +77,19 @@ idle=60 intvl=10 cnt=6
 base_env=(env -i PATH="$PATH" HOME="${HOME:-/}")
 k_env=("${base_env[@]}" LD_PRELOAD="$lib" "KASHIM_IDLE=$idle" "KASHIM_INTERVAL=$intvl" "KASHIM_COUNT=$cnt")
 
+# The eBPF row (kashim --ebpf): loopback connections in a cgroup with kashim's program attached,
+# against the same cgroup without it. Needs root and a kashim built with eBPF support.
+kcmd=${BENCH_KASHIM:-$root/target/release/kashim}
+ebpf_why=""
+cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+if [ "$(id -u)" != 0 ]; then ebpf_why="needs root"
+elif [ ! -x "$kcmd" ]; then ebpf_why="no kashim command at $kcmd (cargo build --release)"
+elif "$kcmd" --ebpf --status 2>&1 | grep -q "without eBPF support"; then ebpf_why="kashim built without eBPF support"
+elif [ -z "$cg2" ]; then ebpf_why="no cgroup v2"
+elif ! mkdir "$cg2/kashim-bench-$$"; then ebpf_why="cannot create a cgroup under $cg2"
+else ebpf_cg=$cg2/kashim-bench-$$
+fi
+
 # --- helpers -------------------------------------------------------------------------------------
 median() { # median of the numbers on stdin
     sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
@@ -84,6 +108,29 @@ sock() {
     esac || { echo "bench.sh: sockbench $mode failed ($v)" >&2; exit 1; }
     add "$c.$v.cpu" "${out% *}"
     add "$c.$v.wall" "${out#* }"
+}
+# ebpf_sock VARIANT: one sockbench conn run inside the eBPF row's cgroup.
+ebpf_sock() {
+    local out
+    # shellcheck disable=SC2016 # $1..$3 are the inner shell's
+    out=$("${base_env[@]}" sh -c 'echo 0 >"$1/cgroup.procs" && exec "$2" conn "$3"' sh \
+        "$ebpf_cg" "$bin/sockbench" "$n_conn") || { echo "bench.sh: sockbench conn failed in $ebpf_cg" >&2; exit 1; }
+    add "ebpf.$1.cpu" "${out% *}"
+    add "ebpf.$1.wall" "${out#* }"
+}
+ebpf_with() {
+    "$kcmd" --ebpf --cgroup "$ebpf_cg" >/dev/null || { echo "bench.sh: kashim --ebpf --cgroup failed" >&2; exit 1; }
+    ebpf_sock kashim
+    "$kcmd" --ebpf --cgroup "$ebpf_cg" --detach >/dev/null || { echo "bench.sh: --detach failed" >&2; exit 1; }
+}
+# ebpf_pair ROUND: with and without the program, order swapped on odd rounds, plus the ratios.
+ebpf_pair() {
+    local k
+    if [ $(($1 % 2)) = 0 ]; then ebpf_with; ebpf_sock none; else ebpf_sock none; ebpf_with; fi
+    for k in cpu wall; do
+        add "ebpf.none.ratio.$k" "$(paste -d' ' <(tail -n 1 "$tmp/ebpf.kashim.$k") <(tail -n 1 "$tmp/ebpf.none.$k") |
+            awk '{ printf "%.5f", $1 / $2 }')"
+    done
 }
 # pair CASE MODE N REF ROUND: kashim and the REF variant back to back, order swapped on odd rounds;
 # records the round's ratios too.
@@ -123,6 +170,7 @@ for ((r = 0; r < rounds; r++)); do
     pair udp udp "$n_sock" none "$r"
     pair unix unix "$n_sock" none "$r"
     pair conn conn "$n_conn" self "$r"
+    [ -n "$ebpf_cg" ] && ebpf_pair "$r"
     startup c "$c_pairs" "$lib" "$bin/empty"
     startup cnull "$c_pairs" "$null" "$bin/empty"
     [ -n "$py" ] && startup py "$py_pairs" "$lib" "$py" -c pass
@@ -219,6 +267,11 @@ row_ratio "TCP socket()+close()" tcp none "without kashim (no options: the price
 row_ratio "UDP socket()+close()" udp none "without kashim" 1.02
 row_ratio "Unix socket()+close()" unix none "without kashim" 1.02
 row_ratio "loopback connect()+accept()+close()" conn self "program setting the options itself" 1.02
+if [ -n "$ebpf_cg" ]; then
+    row_ratio "loopback connect()+accept()+close(), kashim --ebpf" ebpf none "same cgroup without the program" 1.05
+else
+    echo "| loopback connect()+accept()+close(), kashim --ebpf | skipped: $ebpf_why | | | | | ≤ 1.05 | — |"
+fi
 row_startup "start-up, C \`main(){}\`" c "without kashim"
 [ -n "$py" ] && row_startup "start-up, \`python3 -c pass\`" py "without kashim"
 row_startup "start-up, C \`main(){}\`, empty preloaded library" cnull "without it (floor of any LD_PRELOAD)" info

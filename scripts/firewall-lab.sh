@@ -7,7 +7,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 LAB="$HERE/lab"
 LIBKASHIM=${LIBKASHIM:-$ROOT/target/release/libkashim.so}
-LAB_KASHIM=${LAB_KASHIM:-$ROOT/target/release/kashim}   # the kashim command, for --attach
+LAB_KASHIM=${LAB_KASHIM:-$ROOT/target/release/kashim}   # the kashim command, for --attach (7a/7b) and --ebpf (8a)
 
 # Timers: small enough that the whole lab runs in ~15 s, far enough apart that scheduling
 # noise on a busy 2-core machine cannot flip a result.
@@ -53,6 +53,8 @@ Scenarios, all run side by side (each on its own port):
       pings it until then), kashim --attach on the controller's pid, run from the firewall's
       namespace as from a host, before the first task and the quiet spell -> survives
   7b  the same, then the crawler vanishes: recv fails with ETIMEDOUT after ~${DEAD_AFTER} s
+  8a  a statically linked C crawler under kashim --ebpf       -> survives
+  8b  the same crawler with plain LD_PRELOAD: a static binary ignores it -> reset
 kashim timers used: KASHIM_IDLE=${K_IDLE} KASHIM_INTERVAL=${K_INTVL} KASHIM_COUNT=${K_COUNT}.
 
 Output: one row per scenario: ✓ or ✗ (observed vs expected), what happened, and when.
@@ -70,7 +72,9 @@ Options:
 
 Needs: root (namespaces, nftables), nft (nftables), ip (iproute2), unshare and timeout
 (util-linux, coreutils), python3, libkashim.so (\$LIBKASHIM, default
-target/release/libkashim.so: cargo build --release); java 11+ and node for 6a/6b.
+target/release/libkashim.so: cargo build --release); java 11+ and node for 6a/6b; for 8a/8b
+gcc with static glibc, and for 8a the kashim command built with eBPF support (\$LAB_KASHIM,
+default target/release/kashim).
 Nothing leaves the lab's namespaces; everything stops by itself and is cleaned up on
 exit or Ctrl-C.
 EOF
@@ -92,6 +96,8 @@ SCENARIOS=(
     "6b|Node.js crawler under kashim|survives|kashim node|differs"
     "7a|kashim --attach on a running controller|survives|kashim attach|differs"
     "7b|peer vanishes after --attach|ETIMEDOUT ~${DEAD_AFTER} s|kashim attach|differs"
+    "8a|static crawler under kashim --ebpf|survives|ebpf static|differs"
+    "8b|static crawler, LD_PRELOAD only|reset (Errno 104)|kashim static|same"
 )
 
 field() { local f; IFS='|' read -r -a f <<<"$1"; printf '%s' "${f[$2]:-}"; }   # field LINE N
@@ -250,8 +256,15 @@ start() {
     local ns=$1 log=$2 limit=$3 sig=$4 k=$5 envs=()
     shift 5
     if [ "$k" = yes ] && [ "$without" = 0 ]; then mapfile -t envs < <(lib_env); fi
-    ip netns exec "$ns" timeout -s "$sig" -k 2 "$limit" \
-        env -u LD_PRELOAD ${envs[@]+"${envs[@]}"} "$@" >"$log" 2>&1 &
+    if [ "$k" = ebpf ] && [ "$without" = 0 ]; then
+        # kashim makes its cgroup from here: `ip netns exec` remounts /sys, cgroup v2 with it.
+        timeout -s "$sig" -k 2 "$limit" "$LAB_KASHIM" --ebpf --idle "${K_IDLE}s" \
+            --interval "${K_INTVL}s" --count "$K_COUNT" -- \
+            ip netns exec "$ns" env -u LD_PRELOAD "$@" >"$log" 2>&1 &
+    else
+        ip netns exec "$ns" timeout -s "$sig" -k 2 "$limit" \
+            env -u LD_PRELOAD ${envs[@]+"${envs[@]}"} "$@" >"$log" 2>&1 &
+    fi
     started=$!
     echo "$started" >>"$WORK/pids"
 }
@@ -279,7 +292,8 @@ run_scenario() {
     crawl_cmd=("$PY" -u "$LAB/crawler.py" 10.77.2.2 "$p")
     case "$id" in 7a|7b) ctl_args+=(--start-after "$WORK/$id.attached") ;; esac
     case "$id" in
-        2a|6a|6b) k_crawl=yes ;;
+        2a|6a|6b|8b) k_crawl=yes ;;
+        8a) k_crawl=ebpf ;;
         2b|4a|5a|5b) k_ctl=yes ;;
         2c) k_ctl=yes; k_crawl=yes ;;
     esac
@@ -292,6 +306,7 @@ run_scenario() {
         6a) crawl_cmd=(java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
                        "$LAB/Crawler.java" 10.77.2.2 "$p") ;;
         6b) crawl_cmd=(node "$LAB/crawler.js" 10.77.2.2 "$p") ;;
+        8a|8b) crawl_cmd=("$WORK/crawler-static" 10.77.2.2 "$p") ;;
     esac
 
     # The controller: SIGINT after GIVE_UP makes a hanging recv say how long it waited.
@@ -377,7 +392,7 @@ run_scenario() {
         local pl=s; [ "$rst" = 1 ] && pl=
         obs="reset: ${err} when the ${QUIET} s quiet spell ended; the RST came from the firewall's reject rule ($rst packet$pl)"
         [ "$estab" = 1 ] && obs="$obs, the crawler still shows ESTABLISHED"
-        [ "$id" = 1 ] && [ "$rst" -gt 0 ] && [[ $err == *"[Errno 104]"* ]] && res=pass
+        [ "$(field "$s" 2)" = "reset (Errno 104)" ] && [ "$rst" -gt 0 ] && [[ $err == *"[Errno 104]"* ]] && res=pass
     elif [[ $err == TimeoutError*"[Errno 110]"* ]]; then
         case "$id" in
             4a|7b) obs="dead peer detected after ${w} s: ETIMEDOUT (kashim timers: ${K_IDLE} + ${K_INTVL} x ${K_COUNT} = ${DEAD_AFTER} s)"
@@ -416,12 +431,20 @@ skip_reason() {
         echo "the kashim command is not built at $LAB_KASHIM (cargo build --release)"
     elif [[ $needs == *attach* ]] && ! command -v pgrep >/dev/null; then
         echo "pgrep not found (install procps)"
+    elif [[ $needs == *static* ]] && [ ! -x "$WORK/crawler-static" ]; then
+        echo "cannot build the static crawler: $(head -n 1 "$WORK/crawler-static.err" 2>/dev/null) (needs gcc and libc6-dev)"
+    elif [[ $needs == *ebpf* ]] && [ "$without" = 0 ] && [ ! -x "$LAB_KASHIM" ]; then
+        echo "kashim command not found at $LAB_KASHIM (cargo build --release)"
+    elif [[ $needs == *ebpf* ]] && [ "$without" = 0 ] &&
+        "$LAB_KASHIM" --ebpf --status 2>&1 | grep -q "without eBPF support"; then
+        echo "kashim was built without eBPF support (install clang and libbpf-dev, rebuild)"
     fi
 }
 
 # Setup is done; from here on results are judged explicitly, not by set -e.
 trap - ERR
 set +e
+gcc -static -O2 -o "$WORK/crawler-static" "$LAB/crawler-static.c" 2>"$WORK/crawler-static.err"
 pids=()
 for i in "${!SCENARIOS[@]}"; do
     s=${SCENARIOS[$i]}

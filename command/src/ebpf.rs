@@ -1,10 +1,77 @@
 //! `kashim --ebpf`: a cgroup sock_ops eBPF program sets keepalive on every TCP connection of the
-//! cgroup's processes, for programs LD_PRELOAD cannot reach.
+//! cgroup's processes, for programs LD_PRELOAD cannot reach (static, musl, setuid, io_uring,
+//! raw system calls, launchers that clear the environment).
+//!
+//! `run`: COMMAND in a new cgroup, removed afterwards. `pin`: `--cgroup PATH` (pinned in bpffs)
+//! and `--detach`. `status`: what is attached where, read from the kernel. `program`: loading
+//! the embedded object with kashim's values, and the probe showing the kernel applies them.
+//! `cgroup`: finding cgroup v2. `sys`: the bpf(2) commands aya does not wrap.
 
 use crate::cli::{EbpfMode, Invocation};
 use crate::error::{Error, Result};
 use std::process::ExitCode;
 
+#[cfg(kashim_ebpf)]
+mod cgroup;
+#[cfg(kashim_ebpf)]
+mod pin;
+#[cfg(kashim_ebpf)]
+mod program;
+#[cfg(kashim_ebpf)]
+mod run;
+#[cfg(kashim_ebpf)]
+mod status;
+#[cfg(kashim_ebpf)]
+mod sys;
+
+#[cfg(not(kashim_ebpf))]
 pub fn main(_inv: &Invocation, _mode: &EbpfMode) -> Result<ExitCode> {
-    Err(Error::failure("--ebpf is not built yet"))
+    Err(Error::failure(
+        "this kashim was built without eBPF support (clang was missing at build time)",
+    ))
+}
+
+#[cfg(kashim_ebpf)]
+pub fn main(inv: &Invocation, mode: &EbpfMode) -> Result<ExitCode> {
+    let config = || crate::settings::resolve(std::env::vars_os(), &inv.settings).map(|s| s.config);
+    match mode {
+        EbpfMode::Run { command } => {
+            let config = config()?;
+            if !config.enabled {
+                // KASHIM_ENABLED=0 means "kashim changes nothing", as in the library.
+                return exec_plain(command);
+            }
+            run::main(&config, command, inv.verbose)
+        }
+        EbpfMode::Attach { cgroup } => {
+            let config = config()?;
+            if !config.enabled {
+                return Err(Error::failure(
+                    "KASHIM_ENABLED=0: nothing to attach (to remove kashim's program use --detach)",
+                ));
+            }
+            pin::attach(&config, cgroup)
+        }
+        EbpfMode::Detach { cgroup } => pin::detach(cgroup),
+        EbpfMode::Status => status::main(inv.json),
+    }
+}
+
+#[cfg(kashim_ebpf)]
+fn exec_plain(command: &[std::ffi::OsString]) -> Result<ExitCode> {
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .exec();
+    let shown = kashim_config::escape(command[0].as_encoded_bytes());
+    Err(match err.kind() {
+        std::io::ErrorKind::NotFound => Error::new(
+            crate::error::EXIT_NOT_FOUND,
+            format!("{shown}: command not found"),
+        ),
+        _ => Error::new(
+            crate::error::EXIT_CANNOT_RUN,
+            format!("{shown}: cannot run: {err}"),
+        ),
+    })
 }

@@ -1,0 +1,308 @@
+//! kashim's sock_ops program (bpf/keepalive.bpf.c, compiled by build.rs and embedded): its
+//! values, loading it with them, attaching it to a cgroup, and the probe that shows the running
+//! kernel really applies them.
+
+use crate::error::{Error, Result};
+use aya::programs::{CgroupAttachMode, SockOps};
+use aya::{Ebpf, EbpfLoader};
+use kashim_config::Config;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+
+/// The program as the kernel names it (BPF names are cut at 15 bytes).
+pub const PROGRAM_NAME: &str = "kashim_sockops";
+const VALUES_GLOBAL: &str = "kashim_values";
+const MAGIC: u32 = 0x6b61_7368;
+
+static OBJECT: &[u8] = aya::include_bytes_aligned!(env!("KASHIM_BPF_OBJECT"));
+
+/// `struct kashim_values` of keepalive.bpf.c: the program's only input, in its .rodata.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Values {
+    pub idle_s: u32,
+    pub interval_s: u32,
+    pub count: u32,
+    /// 0: TCP_USER_TIMEOUT left alone.
+    pub user_timeout_ms: u32,
+    pub force: u32,
+    pub magic: u32,
+}
+
+// SAFETY: plain u32 fields, no padding.
+unsafe impl aya::Pod for Values {}
+
+impl Values {
+    pub fn from_config(c: &Config) -> Values {
+        Values {
+            idle_s: c.idle_s,
+            interval_s: c.interval_s,
+            count: c.count,
+            user_timeout_ms: c.user_timeout_ms.unwrap_or(0),
+            force: u32::from(c.force),
+            magic: MAGIC,
+        }
+    }
+
+    pub fn is_kashims(&self) -> bool {
+        self.magic == MAGIC
+    }
+
+    /// "idle 60s, interval 10s, count 6, user timeout off": for messages and --status.
+    pub fn describe(&self) -> String {
+        let ut = match self.user_timeout_ms {
+            0 => "off".to_string(),
+            ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+            ms => format!("{ms}ms"),
+        };
+        format!(
+            "idle {}s, interval {}s, count {}, user timeout {ut}{}",
+            self.idle_s,
+            self.interval_s,
+            self.count,
+            if self.force != 0 { ", force" } else { "" }
+        )
+    }
+}
+
+/// Root, or CAP_BPF with CAP_NET_ADMIN (or CAP_SYS_ADMIN, which covers both), checked before
+/// anything is touched so a refusal leaves nothing half done.
+pub fn check_privileges() -> Result<()> {
+    if has_cap(CAP_SYS_ADMIN) || (has_cap(CAP_BPF) && has_cap(CAP_NET_ADMIN)) {
+        Ok(())
+    } else {
+        Err(Error::failure(
+            "kashim --ebpf needs root (or the capabilities CAP_BPF and CAP_NET_ADMIN) to load and attach its eBPF program",
+        ))
+    }
+}
+
+/// --status walks every BPF program of the kernel, which takes CAP_SYS_ADMIN.
+pub fn check_status_privileges() -> Result<()> {
+    if has_cap(CAP_SYS_ADMIN) {
+        Ok(())
+    } else {
+        Err(Error::failure(
+            "kashim --ebpf --status needs root (CAP_SYS_ADMIN) to list the kernel's eBPF programs",
+        ))
+    }
+}
+
+const CAP_NET_ADMIN: u32 = 12;
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_BPF: u32 = 39;
+
+/// Whether kashim has the capability in its effective set.
+fn has_cap(cap: u32) -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    caps & (1u64 << cap) != 0
+}
+
+/// The program loaded into the kernel with its values, not attached anywhere yet.
+pub struct Loaded {
+    ebpf: Ebpf,
+    pub values: Values,
+}
+
+pub fn load(values: Values) -> Result<Loaded> {
+    // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK, often only 64 KiB.
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: a valid rlimit; failure only matters on old kernels and shows up at load.
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
+    let mut ebpf = EbpfLoader::new()
+        .override_global(VALUES_GLOBAL, &values, true)
+        .load(OBJECT)
+        .map_err(|e| Error::failure(format!("cannot load kashim's eBPF program: {e}")))?;
+    let prog: &mut SockOps = ebpf
+        .program_mut(PROGRAM_NAME)
+        .and_then(|p| p.try_into().ok())
+        .ok_or_else(|| {
+            Error::failure("kashim's eBPF object has no sock_ops program (a build problem)")
+        })?;
+    prog.load().map_err(|e| {
+        Error::failure(format!(
+            "this kernel refused kashim's sock_ops program ({}); kashim --ebpf needs a kernel with BPF_PROG_TYPE_SOCK_OPS (CONFIG_BPF_SYSCALL, CONFIG_CGROUP_BPF)",
+            root_cause(&e)
+        ))
+    })?;
+    Ok(Loaded { ebpf, values })
+}
+
+/// aya's errors nest the system call's error; the user needs the innermost one.
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut last = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        last = s.to_string();
+        cur = s.source();
+    }
+    last
+}
+
+impl Loaded {
+    fn prog(&mut self) -> &mut SockOps {
+        self.ebpf
+            .program_mut(PROGRAM_NAME)
+            .and_then(|p| p.try_into().ok())
+            .expect("loaded above")
+    }
+
+    pub fn program_fd(&mut self) -> Result<BorrowedFd<'_>> {
+        self.prog()
+            .fd()
+            .map(|fd| fd.as_fd())
+            .map_err(|e| Error::failure(format!("kashim's eBPF program has no fd: {e}")))
+    }
+
+    /// Attaches to the cgroup, alongside any other sock_ops programs already there: a BPF link
+    /// is always attached in "allow multiple" mode (and takes no flags, so the mode given here
+    /// must be the default). The link lives as long as the returned value (or its pin).
+    pub fn attach(&mut self, cgroup_dir: &Path) -> Result<aya::programs::links::FdLink> {
+        let dir = File::open(cgroup_dir).map_err(|e| {
+            Error::failure(format!("cannot open cgroup {}: {e}", cgroup_dir.display()))
+        })?;
+        let prog = self.prog();
+        let attached = prog
+            .attach(&dir, CgroupAttachMode::Single)
+            .and_then(|id| prog.take_link(id));
+        let link = attached.map_err(|e| {
+            Error::failure(format!(
+                "cannot attach kashim's eBPF program to {}: {}",
+                cgroup_dir.display(),
+                root_cause(&e)
+            ))
+        })?;
+        link.try_into().map_err(|_| {
+            Error::failure("this kernel has no BPF links (Linux 5.7+); kashim --ebpf needs them")
+        })
+    }
+}
+
+/// Why a probe failed, from its exit status.
+fn probe_failure(code: i32) -> Option<String> {
+    let option = match code {
+        0 | PROBE_NO_LOOPBACK => return None,
+        PROBE_CANNOT_JOIN => return Some("could not move the probe into its cgroup".into()),
+        20 => "SO_KEEPALIVE",
+        21 => "TCP_KEEPIDLE",
+        22 => "TCP_KEEPINTVL",
+        23 => "TCP_KEEPCNT",
+        24 => "TCP_USER_TIMEOUT",
+        _ => return Some(format!("the probe failed (status {code})")),
+    };
+    Some(format!(
+        "this kernel did not let kashim's sock_ops program set {option} (bpf_setsockopt/bpf_getsockopt on keepalive options need Linux 6.1 or later)"
+    ))
+}
+
+const PROBE_CANNOT_JOIN: i32 = 10;
+const PROBE_NO_LOOPBACK: i32 = 11;
+
+/// Shows the kernel applies the program: a child process joins the cgroup (which has the
+/// program attached), makes one loopback connection and reads the options back on both ends.
+/// Without loopback (a fresh network namespace) there is nothing to probe with, and it passes.
+pub fn probe(cgroup_dir: &Path, values: &Values) -> Result<()> {
+    let procs = std::ffi::CString::new(
+        cgroup_dir
+            .join("cgroup.procs")
+            .as_os_str()
+            .as_encoded_bytes(),
+    )
+    .map_err(|_| Error::failure("cgroup path contains a NUL byte"))?;
+    // SAFETY: kashim is single-threaded here; the child uses only system calls and _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Error::failure(format!(
+            "cannot fork the probe: {}",
+            io::Error::last_os_error()
+        )));
+    }
+    if pid == 0 {
+        // SAFETY: only async-signal-safe system calls, then _exit.
+        unsafe { libc::_exit(probe_child(&procs, values)) };
+    }
+    let mut status = 0;
+    // SAFETY: waiting for the child just forked.
+    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
+        if io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        99
+    };
+    match probe_failure(code) {
+        None => Ok(()),
+        Some(why) => Err(Error::failure(why)),
+    }
+}
+
+unsafe fn probe_child(procs: &std::ffi::CStr, v: &Values) -> i32 {
+    use libc::*;
+    let fd = open(procs.as_ptr(), O_WRONLY | O_CLOEXEC);
+    if fd < 0 || write(fd, b"0".as_ptr().cast(), 1) != 1 {
+        return PROBE_CANNOT_JOIN;
+    }
+    close(fd);
+    let listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    let mut addr: sockaddr_in = std::mem::zeroed();
+    addr.sin_family = AF_INET as sa_family_t;
+    addr.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1]).to_be();
+    let mut len = std::mem::size_of::<sockaddr_in>() as socklen_t;
+    let sa = &mut addr as *mut sockaddr_in as *mut sockaddr;
+    if listener < 0
+        || bind(listener, sa, len) != 0
+        || listen(listener, 1) != 0
+        || getsockname(listener, sa, &mut len) != 0
+    {
+        return PROBE_NO_LOOPBACK;
+    }
+    let client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if client < 0 || connect(client, sa, len) != 0 {
+        return PROBE_NO_LOOPBACK;
+    }
+    let server = accept(listener, std::ptr::null_mut(), std::ptr::null_mut());
+    if server < 0 {
+        return PROBE_NO_LOOPBACK;
+    }
+    let get = |fd: c_int, level: c_int, name: c_int| -> i64 {
+        let mut value: c_int = -1;
+        let mut l = std::mem::size_of::<c_int>() as socklen_t;
+        if getsockopt(fd, level, name, (&mut value as *mut c_int).cast(), &mut l) != 0 {
+            return -1;
+        }
+        i64::from(value)
+    };
+    for fd in [client, server] {
+        if get(fd, SOL_SOCKET, SO_KEEPALIVE) != 1 {
+            return 20;
+        }
+        if get(fd, IPPROTO_TCP, TCP_KEEPIDLE) != i64::from(v.idle_s) {
+            return 21;
+        }
+        if get(fd, IPPROTO_TCP, TCP_KEEPINTVL) != i64::from(v.interval_s) {
+            return 22;
+        }
+        if get(fd, IPPROTO_TCP, TCP_KEEPCNT) != i64::from(v.count) {
+            return 23;
+        }
+        if v.user_timeout_ms != 0
+            && get(fd, IPPROTO_TCP, TCP_USER_TIMEOUT) != i64::from(v.user_timeout_ms)
+        {
+            return 24;
+        }
+    }
+    0
+}

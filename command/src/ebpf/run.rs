@@ -1,0 +1,194 @@
+//! `kashim --ebpf [options] -- COMMAND`: COMMAND runs in a new child cgroup of kashim's own
+//! cgroup (kashim-run-PID) with kashim's program attached. kashim stays as COMMAND's parent:
+//! it forwards INT, TERM, HUP and QUIT, waits until COMMAND and every descendant have left the
+//! cgroup, then detaches the program and removes the cgroup, and exits with COMMAND's status.
+
+use super::cgroup::{self, Hierarchy};
+use super::program::{self, Values};
+use crate::error::{Error, Result, EXIT_CANNOT_RUN, EXIT_NOT_FOUND};
+use kashim_config::Config;
+use std::ffi::OsString;
+use std::fs::OpenOptions;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::time::Duration;
+
+const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// COMMAND's pid while it runs (0 before and after), for the signal handler.
+static CHILD: AtomicI32 = AtomicI32::new(0);
+/// Signals received after COMMAND exited, for its remaining descendants (bit = signal number).
+static PENDING: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // A terminal's INT/QUIT/HUP goes to the whole foreground process group, COMMAND included
+    // (si_code SI_KERNEL); forwarding it would deliver it twice.
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    if unsafe { (*info).si_code } == libc::SI_KERNEL {
+        return;
+    }
+    let child = CHILD.load(Ordering::SeqCst);
+    if child > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(child, sig) };
+    } else {
+        PENDING.fetch_or(1 << sig, Ordering::SeqCst);
+    }
+}
+
+fn install_forwarding() {
+    for sig in FORWARDED {
+        // SAFETY: reading and setting dispositions with valid sigaction structures.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old);
+            // An ignored signal stays ignored, for kashim and (inherited) for COMMAND.
+            if old.sa_sigaction == libc::SIG_IGN {
+                continue;
+            }
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = forward as *const () as usize;
+            act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(sig, &act, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The run's cgroup; removed when dropped (after its program, so the order is right even on
+/// an early error).
+struct RunCgroup {
+    dir: std::path::PathBuf,
+}
+
+impl Drop for RunCgroup {
+    fn drop(&mut self) {
+        if let Err(e) = cgroup::remove(&self.dir) {
+            eprintln!("kashim: cannot remove cgroup {}: {e}", self.dir.display());
+        }
+    }
+}
+
+pub fn main(config: &Config, command: &[OsString], verbose: u8) -> Result<ExitCode> {
+    program::check_privileges()?;
+    let hierarchy = Hierarchy::find()?;
+    let own = hierarchy.own()?;
+    cgroup::remove_stale(&own);
+    let values = Values::from_config(config);
+    let mut loaded = program::load(values)?;
+    let run_cgroup = RunCgroup {
+        dir: cgroup::create_own(&own, "run")?,
+    };
+    let link = loaded.attach(&run_cgroup.dir)?;
+    program::probe(&run_cgroup.dir, &values)?;
+    if verbose > 0 {
+        eprintln!(
+            "kashim: keepalive for COMMAND's TCP connections ({}) via eBPF in cgroup {}",
+            values.describe(),
+            run_cgroup.dir.display()
+        );
+    }
+
+    install_forwarding();
+    let status = spawn_and_wait(command, &run_cgroup.dir)?;
+    wait_until_empty(&run_cgroup.dir);
+    drop(link);
+    drop(loaded);
+    drop(run_cgroup);
+    Ok(pass_through(status))
+}
+
+fn spawn_and_wait(command: &[OsString], dir: &Path) -> Result<libc::c_int> {
+    let procs = OpenOptions::new()
+        .write(true)
+        .open(dir.join("cgroup.procs"))
+        .map_err(|e| Error::failure(format!("cannot open {}/cgroup.procs: {e}", dir.display())))?;
+    let procs_fd = procs.as_raw_fd();
+    let mut cmd = Command::new(&command[0]);
+    cmd.args(&command[1..]);
+    // SAFETY: the hook only calls write(2), which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            // "0" moves the writing process: COMMAND is in the cgroup before its first instruction.
+            if libc::write(procs_fd, b"0".as_ptr().cast(), 1) != 1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let shown = kashim_config::escape(command[0].as_encoded_bytes());
+    let child = cmd.spawn().map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => {
+            Error::new(EXIT_NOT_FOUND, format!("{shown}: command not found"))
+        }
+        io::ErrorKind::PermissionDenied => {
+            Error::new(EXIT_CANNOT_RUN, format!("{shown}: cannot run: {e}"))
+        }
+        _ => Error::new(EXIT_CANNOT_RUN, format!("{shown}: cannot run: {e}")),
+    })?;
+    drop(procs);
+    let pid = child.id() as i32;
+    CHILD.store(pid, Ordering::SeqCst);
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } == pid {
+            break;
+        }
+        if io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+    }
+    CHILD.store(0, Ordering::SeqCst);
+    Ok(status)
+}
+
+/// COMMAND has exited; its descendants may still run (daemons, background jobs). The program
+/// stays until the cgroup is empty; signals kashim receives meanwhile go to them.
+fn wait_until_empty(dir: &Path) {
+    while cgroup::populated(dir) {
+        let pending = PENDING.swap(0, Ordering::SeqCst);
+        if pending != 0 {
+            for pid in cgroup::procs(dir) {
+                for sig in FORWARDED {
+                    if pending & (1 << sig) != 0 {
+                        // SAFETY: plain kill(2).
+                        unsafe { libc::kill(pid, sig) };
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// kashim ends the way COMMAND did: its exit status, or the same signal (so a shell sees an
+/// interrupted command as interrupted).
+fn pass_through(status: libc::c_int) -> ExitCode {
+    if libc::WIFEXITED(status) {
+        return ExitCode::from(libc::WEXITSTATUS(status) as u8);
+    }
+    if libc::WIFSIGNALED(status) {
+        let sig = libc::WTERMSIG(status);
+        // SAFETY: resetting a disposition and raising; no core file for kashim's own death.
+        unsafe {
+            let no_core = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+            libc::signal(sig, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, sig);
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::raise(sig);
+        }
+        return ExitCode::from(128u8.wrapping_add(sig as u8));
+    }
+    ExitCode::from(1)
+}

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# 70-ebpf: `kashim --ebpf`, for the programs LD_PRELOAD cannot reach. Real cgroups, a real
+# sock_ops program, real loopback connections read back with getsockopt.
+#
+# Each program prints the keepalive options of both ends of a loopback connection as
+# "client|server KEEPALIVE IDLE INTVL CNT USER_TIMEOUT"; the chosen values are idle 30 s,
+# interval 5 s, count 3, user timeout 20 s, so "1 30 5 3 20000" can only come from kashim
+# (the kernel default is "0 7200 75 9 0"; every control below checks that too).
+# The suite makes its own cgroups (never attaches to the root cgroup) and removes them, its pins
+# and its build directory on exit, even on failure; its last test checks nothing of kashim's is
+# left anywhere.
+set -u
+# shellcheck source=scripts/lib/suite.sh
+. "$(dirname "$0")/../lib/suite.sh"
+
+here=$LIBKASHIM_ROOT/scripts/suites/70-ebpf
+kashim=$LIBKASHIM_ROOT/target/release/kashim
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kashim-ebpf.XXXXXX")
+cg=""
+cleanup() {
+    if [ -n "$cg" ] && [ -d "$cg" ]; then
+        "$kashim" --ebpf --cgroup "$cg" --detach >/dev/null 2>&1
+        # Any process the tests left in it goes back to the root cgroup first.
+        while read -r p; do echo "$p" >"$cg2/cgroup.procs"; done <"$cg/cgroup.procs" 2>/dev/null
+        rmdir "$cg" 2>/dev/null
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- preconditions: each missing piece is a SKIP (a failure under CI), never a silent pass ------
+need_skip=""
+cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+if [ "$(id -u)" != 0 ]; then
+    need_skip="needs root (loads eBPF programs, makes cgroups)"
+elif [ ! -x "$kashim" ]; then
+    need_skip="kashim not built: $kashim"
+elif "$kashim" --ebpf --status 2>&1 | grep -q "built without eBPF support"; then
+    need_skip="kashim was built without eBPF support (install clang, llvm and libbpf-dev, then rebuild)"
+elif [ -z "$cg2" ]; then
+    need_skip="no cgroup v2 mounted"
+elif ! command -v gcc >/dev/null 2>&1; then
+    need_skip="no gcc"
+elif ! gcc -static -O2 -o "$tmp/pair" "$here/pair.c" 2>"$tmp/gcc.err"; then
+    need_skip="gcc -static failed (apt-get install libc6-dev): $(head -n 1 "$tmp/gcc.err")"
+elif ! gcc -O2 -o "$tmp/uring" "$here/uring.c" -luring 2>"$tmp/gcc.err"; then
+    need_skip="cannot build the io_uring test (apt-get install liburing-dev): $(head -n 1 "$tmp/gcc.err")"
+elif ! command -v python3 >/dev/null 2>&1; then
+    need_skip="no python3"
+fi
+if [ -n "$need_skip" ]; then
+    skip ebpf "$need_skip"
+    exit 0
+fi
+gcc -O2 -o "$tmp/pair-dynamic" "$here/pair.c"
+
+chosen=(--idle 30s --interval 5s --count 3 --user-timeout 20s)
+want_chosen=$'client 1 30 5 3 20000\nserver 1 30 5 3 20000'
+want_default=$'client 0 7200 75 9 0\nserver 0 7200 75 9 0'
+
+# expect NAME WANT CMD...: PASS when CMD exits 0 and prints exactly WANT.
+expect() {
+    local name=$1 want=$2 out; shift 2
+    out=$("$@" 2>&1)
+    local rc=$?
+    if [ $rc -eq 0 ] && [ "$out" = "$want" ]; then
+        pass "$name"
+    else
+        fail "$name" "exit $rc, got: $(printf '%s' "$out" | tr '\n' '|') want: $(printf '%s' "$want" | tr '\n' '|')"
+    fi
+}
+# in_cgroup DIR CMD...: runs CMD inside the cgroup DIR.
+in_cgroup() {
+    local dir=$1; shift
+    sh -c 'echo 0 >"$1/cgroup.procs" && shift && exec "$@"' sh "$dir" "$@"
+}
+
+# --- run mode: three kinds of programs LD_PRELOAD cannot reach, each inside kashim --ebpf ------
+expect "ebpf run: gcc -static client and server get the chosen keepalive" "$want_chosen" \
+    "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair"
+expect "ebpf run: io_uring socket/connect/accept get the chosen keepalive" "$want_chosen" \
+    "$kashim" --ebpf "${chosen[@]}" -- "$tmp/uring"
+expect "ebpf run: a Python program gets the chosen keepalive" "$want_chosen" \
+    "$kashim" --ebpf "${chosen[@]}" -- python3 "$here/pair.py"
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+    expect "ebpf run: IPv6 connections get the chosen keepalive too" "$want_chosen" \
+        "$kashim" --ebpf "${chosen[@]}" -- python3 "$here/pair.py" 6
+else
+    skip "ebpf run: IPv6 connections get the chosen keepalive too" "no IPv6 loopback (::1) here"
+fi
+# Why the mode exists: the static binary is out of LD_PRELOAD's reach (the same source built
+# dynamically is reached, so the library itself works).
+expect "control: the static binary under plain LD_PRELOAD is NOT configured" "$want_default" \
+    env LD_PRELOAD="$LIBKASHIM" KASHIM_IDLE=30 KASHIM_INTERVAL=5 KASHIM_COUNT=3 KASHIM_USER_TIMEOUT=20s "$tmp/pair"
+expect "control: the same program built dynamically IS configured by LD_PRELOAD" "$want_chosen" \
+    env LD_PRELOAD="$LIBKASHIM" KASHIM_IDLE=30 KASHIM_INTERVAL=5 KASHIM_COUNT=3 KASHIM_USER_TIMEOUT=20s "$tmp/pair-dynamic"
+expect "ebpf run: a program's own SO_KEEPALIVE (idle 999) is kept" \
+    $'client 1 999 75 9 0\nserver 1 999 75 9 0' "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair" own
+expect "ebpf run: --force overrides the program's own keepalive" "$want_chosen" \
+    "$kashim" --ebpf "${chosen[@]}" --force -- "$tmp/pair" own
+expect "ebpf run: KASHIM_* variables are read like options" $'client 1 40 5 3 0\nserver 1 40 5 3 0' \
+    env KASHIM_IDLE=40 KASHIM_INTERVAL=5 KASHIM_COUNT=3 "$kashim" --ebpf -- "$tmp/pair"
+
+# Exit status and signals pass through; the run's cgroup is gone afterwards.
+runs_left() { find "$cg2" -maxdepth 6 -type d \( -name 'kashim-run-*' -o -name 'kashim-probe-*' \) 2>/dev/null; }
+"$kashim" --ebpf -- sh -c 'exit 7'
+check "ebpf run: COMMAND's exit status 7 passes through" test $? -eq 7
+"$kashim" --ebpf -- "$tmp/no-such-command" 2>"$tmp/err"
+rc=$?
+check "ebpf run: a missing COMMAND exits 127 with one line" \
+    test $rc -eq 127 -a "$(wc -l <"$tmp/err")" -eq 1
+"$kashim" --ebpf -- sleep 30 &
+kpid=$!
+sleep 0.5
+kill -TERM "$kpid"
+wait "$kpid"
+rc=$?
+check "ebpf run: TERM sent to kashim reaches COMMAND, kashim ends the same way (143)" test $rc -eq 143
+# A background job of a script starts with INT ignored; --default-signal gives kashim a normal one.
+env --default-signal=INT "$kashim" --ebpf -- sleep 30 &
+kpid=$!
+sleep 0.5
+kill -INT "$kpid"
+wait "$kpid"
+rc=$?
+check "ebpf run: INT sent to kashim reaches COMMAND, kashim ends the same way (130)" test $rc -eq 130
+# A real Ctrl-C: on a terminal, INT goes to the whole foreground process group, so COMMAND gets
+# it from the terminal and kashim must not forward a second one. COMMAND counts what it gets.
+python3 - "$kashim" >"$tmp/out" 2>&1 <<'PY'
+import os, pty, sys, time
+counter = ("import signal, time\n"
+           "n = 0\n"
+           "def on_int(*_):\n"
+           "    global n; n += 1\n"
+           "signal.signal(signal.SIGINT, on_int)\n"
+           "print('ready', flush=True)\n"
+           "end = time.time() + 1.5\n"
+           "while time.time() < end: time.sleep(0.05)\n"
+           "raise SystemExit(10 + n)\n")
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "--ebpf", "--", sys.executable, "-c", counter])
+buf = b""
+deadline = time.time() + 10
+while b"ready" not in buf and time.time() < deadline:
+    buf += os.read(fd, 100)
+time.sleep(0.2)
+os.write(fd, b"\x03")
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+PY
+check "ebpf run: Ctrl-C on a terminal reaches COMMAND exactly once, kashim passes its status (11)" \
+    test "$(tail -n 1 "$tmp/out")" = 11
+check "ebpf run: no kashim cgroup is left after signals" test -z "$(runs_left)"
+start=$(date +%s%N)
+"$kashim" --ebpf -- sh -c 'sleep 1 &'
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "ebpf run: kashim waits for COMMAND's background descendants (${elapsed_ms} ms >= 900)" \
+    test "$elapsed_ms" -ge 900 -a -z "$(runs_left)"
+
+# --- errors: one line, exit 1, nothing attached ------------------------------------------------
+# one_line_error NAME CMD...: exit 1 and exactly one line on stderr, nothing on stdout.
+one_line_error() {
+    local name=$1; shift
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    if [ $rc -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && [ ! -s "$tmp/out" ]; then
+        pass "$name ($(cat "$tmp/err"))"
+    else
+        fail "$name" "exit $rc, stderr: $(tr '\n' '|' <"$tmp/err") stdout: $(tr '\n' '|' <"$tmp/out")"
+    fi
+}
+one_line_error "ebpf error: --cgroup that does not exist" "$kashim" --ebpf --cgroup /sys/fs/cgroup/no-such-kashim-cgroup
+one_line_error "ebpf error: --cgroup that is a file" "$kashim" --ebpf --cgroup "$cg2/cgroup.procs"
+one_line_error "ebpf error: --cgroup that is a plain directory" "$kashim" --ebpf --cgroup "$tmp"
+v1=$(awk '$9 == "cgroup" { print $5; exit }' /proc/self/mountinfo)
+if [ -n "$v1" ]; then
+    one_line_error "ebpf error: --cgroup that is a cgroup v1 directory" "$kashim" --ebpf --cgroup "$v1"
+fi
+one_line_error "ebpf error: not root (no CAP_BPF/CAP_NET_ADMIN)" \
+    setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
+    "$kashim" --ebpf -- "$tmp/pair"
+# shellcheck disable=SC2016 # $1 and $2 are the inner shell's
+one_line_error "ebpf error: no cgroup v2 mounted (private mount namespace without it)" \
+    unshare -m sh -c 'umount -l "$1" && exec "$2" --ebpf -- true' sh "$cg2" "$kashim"
+check "ebpf errors: nothing attached, no cgroup left" \
+    test -z "$(runs_left)" -a "$("$kashim" --ebpf --status)" = "no cgroup has kashim's eBPF program attached"
+
+# --- --cgroup PATH: attach to an existing cgroup, pinned --------------------------------------
+cg=$cg2/kashim-suite-$$
+mkdir "$cg" || { fail "ebpf --cgroup" "cannot create $cg"; exit 0; }
+"$kashim" --ebpf --cgroup "$cg" "${chosen[@]}" >"$tmp/out" 2>&1
+check "ebpf --cgroup: attach succeeds and says earlier connections are untouched" \
+    grep -q "established before the attach are not touched" "$tmp/out"
+expect "ebpf --cgroup: a static program in the cgroup gets the chosen keepalive" "$want_chosen" \
+    in_cgroup "$cg" "$tmp/pair"
+expect "control: the same program outside the cgroup is unchanged" "$want_default" "$tmp/pair"
+# A connection established before the attach keeps its settings; the later one is configured.
+python3 - "$cg" "$kashim" >"$tmp/out" 2>&1 <<'PY'
+import os, socket, subprocess, sys
+cg, kashim = sys.argv[1], sys.argv[2]
+subprocess.run([kashim, "--ebpf", "--cgroup", cg, "--detach"], check=True, capture_output=True)
+with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+    f.write("0")
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+before = socket.create_connection(l.getsockname()); l.accept()
+subprocess.run([kashim, "--ebpf", "--cgroup", cg, "--idle", "30s"], check=True, capture_output=True)
+after = socket.create_connection(l.getsockname()); l.accept()
+ka = lambda s: (s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE))
+print(*ka(before), *ka(after))
+PY
+check "ebpf --cgroup: a connection from before the attach is untouched, a new one configured" \
+    test "$(tail -n 1 "$tmp/out")" = "0 7200 1 30"
+"$kashim" --ebpf --cgroup "$cg" --idle 50s --interval 7s --count 4 >/dev/null
+expect "ebpf --cgroup: a second attach replaces the values" \
+    $'client 1 50 7 4 0\nserver 1 50 7 4 0' in_cgroup "$cg" "$tmp/pair"
+"$kashim" --ebpf --status >"$tmp/status"
+check "ebpf --status: lists the cgroup, pinned, with its settings" \
+    grep -q "^$cg  *yes  *idle 50s, interval 7s, count 4, user timeout off$" "$tmp/status"
+json=$("$kashim" --ebpf --status --json)
+check "ebpf --status --json: the same, as JSON" python3 -c '
+import json, sys
+rows = [r for r in json.loads(sys.argv[1]) if r["cgroup"] == sys.argv[2]]
+assert len(rows) == 1 and rows[0]["pinned"] and (rows[0]["idle_s"], rows[0]["interval_s"], rows[0]["count"]) == (50, 7, 4), rows
+assert rows[0]["user_timeout_ms"] is None and rows[0]["force"] is False, rows
+' "$json" "$cg"
+"$kashim" --ebpf --cgroup "$cg" --detach >"$tmp/out" 2>&1
+check "ebpf --detach: succeeds" grep -q "detached from $cg" "$tmp/out"
+expect "ebpf --detach: new connections in the cgroup are unchanged afterwards" "$want_default" \
+    in_cgroup "$cg" "$tmp/pair"
+rmdir "$cg" && cg=""
+
+# --- nothing left behind -----------------------------------------------------------------------
+bpffs=$(awk '$9 == "bpf" { print $5; exit }' /proc/self/mountinfo)
+pins=""
+[ -n "$bpffs" ] && [ -e "$bpffs/kashim" ] && pins="$bpffs/kashim: $(ls -A "$bpffs/kashim")"
+check "ebpf: nothing left behind (no kashim cgroup, pin or attached program)" \
+    test -z "$(runs_left)" -a -z "$pins" -a ! -d "$cg2/kashim-suite-$$" \
+    -a "$("$kashim" --ebpf --status)" = "no cgroup has kashim's eBPF program attached"
