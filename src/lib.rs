@@ -9,6 +9,7 @@
 //! never interposes on itself.
 
 mod accept;
+mod children;
 mod close;
 pub use kashim_config as config;
 mod connect;
@@ -19,6 +20,7 @@ mod init;
 mod logger;
 mod policy;
 mod real;
+mod scope;
 mod setsockopt;
 mod socket;
 mod sockopt;

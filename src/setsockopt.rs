@@ -45,6 +45,13 @@ pub unsafe extern "C" fn setsockopt(
             }
             rc
         }
+        SetsockoptAction::CapToKashimsValue => {
+            let rc = real(fd, level, name, value, value_len);
+            if rc == 0 {
+                crate::scope::cap_after_program(fd, level, name);
+            }
+            rc
+        }
     }
 }
 
@@ -99,7 +106,7 @@ pub fn decide(fd: c_int, level: c_int, name: c_int) -> SetsockoptAction {
                 );
                 action
             }
-            SetsockoptAction::PassThrough => action,
+            SetsockoptAction::PassThrough | SetsockoptAction::CapToKashimsValue => action,
         }
     })
 }
