@@ -180,3 +180,4 @@ secure_case() {
     rm -rf "$work"
 }
 secure_case
+"$here/scope.sh" "$lib"
