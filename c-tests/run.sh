@@ -119,7 +119,7 @@ expect_stderr "non-UTF-8 KASHIM_IDLE" \
 expect_stderr "non-UTF-8 unrelated variables do not matter" "" \
     "$(printf 'JUNK=\xff\xfe')" "$(printf 'J\xffUNK=1')" KASHIM_IDLE=7 EXPECT_IDLE=7
 expect_stderr "unknown KASHIM_ name" \
-    'kashim: KASHIM_IDEL="5" is not a kashim variable (known: KASHIM_IDLE, KASHIM_INTERVAL, KASHIM_COUNT, KASHIM_USER_TIMEOUT, KASHIM_FORCE, KASHIM_ENABLED, KASHIM_LOG); ignored' \
+    'kashim: KASHIM_IDEL="5" is not a kashim variable (known: KASHIM_IDLE, KASHIM_INTERVAL, KASHIM_COUNT, KASHIM_USER_TIMEOUT, KASHIM_FORCE, KASHIM_ENABLED, KASHIM_LOG, KASHIM_DIRECTION, KASHIM_ONLY, KASHIM_EXCEPT, KASHIM_CHILDREN); ignored' \
     KASHIM_IDEL=5
 expect_stderr "KASHIM_LOG=off silences even bad values" "" KASHIM_LOG=off KASHIM_IDLE=abc
 expect_stderr "KASHIM_LOG=info prints one start line" \
@@ -180,3 +180,4 @@ secure_case() {
     rm -rf "$work"
 }
 secure_case
+"$here/scope.sh" "$lib"

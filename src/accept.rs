@@ -59,6 +59,9 @@ pub fn after_accept(listener: c_int, fd: c_int) {
         let Some(config) = active_config() else {
             return;
         };
+        if crate::scope::decides(config) {
+            return crate::scope::after_accept(listener, fd, config);
+        }
         let mut listener_state = fd_table::get(listener);
         if policy::on_accept(listener_state) == AcceptAction::InspectListener {
             // First accept from a listener kashim has never seen: ask the kernel once, remember.

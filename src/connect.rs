@@ -20,6 +20,11 @@ pub unsafe extern "C" fn connect(
     address: *const libc::sockaddr,
     address_len: libc::socklen_t,
 ) -> c_int {
+    if crate::scope::decides_after_connect() {
+        let rc = NEXT_CONNECT.or(fallback::connect)(fd, address, address_len);
+        crate::scope::after_connect(fd, address, address_len, rc);
+        return rc;
+    }
     before_connect(fd);
     NEXT_CONNECT.or(fallback::connect)(fd, address, address_len)
 }

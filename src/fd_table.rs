@@ -21,6 +21,11 @@ pub enum FdState {
     NotTcp = 3,
     /// A TCP listener kashim did not create and did not change: each accepted socket is configured.
     ForeignListener = 4,
+    /// A TCP socket made under scope rules (KASHIM_DIRECTION/ONLY/EXCEPT): nothing set yet; decided
+    /// at connect() or, for the sockets a listener accepts, at accept().
+    Pending = 5,
+    /// A connection the scope rules leave out: kashim never touches it.
+    OutOfScope = 6,
 }
 
 impl FdState {
@@ -30,6 +35,8 @@ impl FdState {
             2 => FdState::ProgramOwned,
             3 => FdState::NotTcp,
             4 => FdState::ForeignListener,
+            5 => FdState::Pending,
+            6 => FdState::OutOfScope,
             _ => FdState::Unknown,
         }
     }

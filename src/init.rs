@@ -84,7 +84,9 @@ pub fn guarded<T>(fallback: T, work: impl FnOnce() -> T) -> T {
 #[cfg(not(test))]
 extern "C" fn constructor() {
     guarded((), || {
-        config();
+        if let Some(config) = config() {
+            crate::children::leave_children_alone(config);
+        }
         // Resolve every real function now, so no hook has to do it later (dlsym is not
         // async-signal-safe).
         crate::socket::resolve();

@@ -9,6 +9,7 @@
 //! never interposes on itself.
 
 mod accept;
+mod children;
 mod close;
 mod close_range;
 pub use kashim_config as config;
@@ -23,6 +24,7 @@ mod logger;
 mod mixed;
 mod policy;
 mod real;
+mod scope;
 mod setsockopt;
 mod socket;
 mod sockopt;

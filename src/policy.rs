@@ -101,11 +101,16 @@ pub enum SetsockoptAction {
     /// KASHIM_FORCE: the real call, so the kernel judges it (EFAULT, EINVAL, ENOTSOCK... stay
     /// real), then, if it succeeded, kashim's own value goes back on.
     RestoreKashimsValue,
+    /// KASHIM_FORCE=cap: the real call, then, if the program's value is above kashim's, kashim's.
+    CapToKashimsValue,
 }
 
 /// What to do with the program's own `setsockopt` of a keepalive option. Other options never get
 /// here: `setsockopt::decide` passes them through as soon as `keepalive_option` says `None`.
 pub fn on_setsockopt(state: FdState, option: KeepaliveOption, config: &Config) -> SetsockoptAction {
+    if config.force_cap && !config.force {
+        return crate::scope::on_setsockopt_cap(state, option);
+    }
     if config.force {
         // Only a socket that already carries kashim's values is protected; an unconfigured one
         // is configured (overriding the program) when it reaches connect() or accept().
@@ -118,8 +123,10 @@ pub fn on_setsockopt(state: FdState, option: KeepaliveOption, config: &Config) -
     match state {
         // Keepalive options on a UDP or Unix socket: the program's business, and kashim already
         // knows never to touch it.
-        FdState::NotTcp | FdState::ProgramOwned => SetsockoptAction::PassThrough,
-        FdState::Unknown | FdState::Configured | FdState::ForeignListener => {
+        FdState::NotTcp | FdState::ProgramOwned | FdState::OutOfScope => {
+            SetsockoptAction::PassThrough
+        }
+        FdState::Unknown | FdState::Configured | FdState::ForeignListener | FdState::Pending => {
             SetsockoptAction::PassThroughProgramOwns
         }
     }
@@ -173,6 +180,9 @@ pub fn on_accept(listener: FdState) -> AcceptAction {
         FdState::Configured => AcceptAction::Inherit(FdState::Configured),
         FdState::ProgramOwned => AcceptAction::Inherit(FdState::ProgramOwned),
         FdState::NotTcp => AcceptAction::Inherit(FdState::NotTcp),
+        // Only seen under scope rules, which src/scope.rs decides; kept sound here anyway.
+        FdState::Pending => AcceptAction::ConfigureAccepted,
+        FdState::OutOfScope => AcceptAction::Inherit(FdState::OutOfScope),
     }
 }
 

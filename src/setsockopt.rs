@@ -50,6 +50,13 @@ pub unsafe extern "C" fn setsockopt(
             crate::mixed::after_program_sets(fd, level, name, rc);
             rc
         }
+        SetsockoptAction::CapToKashimsValue => {
+            let rc = real(fd, level, name, value, value_len);
+            if rc == 0 {
+                crate::scope::cap_after_program(fd, level, name);
+            }
+            rc
+        }
     }
 }
 
@@ -104,7 +111,7 @@ pub fn decide(fd: c_int, level: c_int, name: c_int) -> SetsockoptAction {
                 );
                 action
             }
-            SetsockoptAction::PassThrough => action,
+            SetsockoptAction::PassThrough | SetsockoptAction::CapToKashimsValue => action,
         }
     })
 }

@@ -34,7 +34,10 @@ pub fn after_socket(fd: c_int, domain: c_int, socket_type: c_int, protocol: c_in
             // takes the socket on later. Disabled: nothing is recorded either.
             return;
         };
-        if policy::is_tcp(domain, socket_type, protocol) {
+        if policy::is_tcp(domain, socket_type, protocol) && config.scope.is_set() {
+            // Scope rules: decided at connect() or accept(), when the peer is known.
+            fd_table::set(fd, FdState::Pending);
+        } else if policy::is_tcp(domain, socket_type, protocol) {
             sockopt::configure(fd, config, "socket");
             fd_table::set(fd, FdState::Configured);
         } else {

@@ -74,7 +74,7 @@ impl std::fmt::Display for UserTimeoutNote {
     }
 }
 
-fn get_int(fd: c_int, level: c_int, name: c_int) -> Option<c_int> {
+pub fn get_int(fd: c_int, level: c_int, name: c_int) -> Option<c_int> {
     let mut value: c_int = 0;
     let mut len = INT_LEN;
     // SAFETY: value/len describe a live c_int; getsockopt is not hooked, so this is libc's.

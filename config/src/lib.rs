@@ -9,6 +9,9 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::os::unix::ffi::OsStringExt;
 
+pub mod scope;
+pub use scope::{Direction, Peer, Scope, Side};
+
 pub const PREFIX: &str = "KASHIM_";
 
 /// Kernel limits for the keepalive options (include/net/tcp.h: MAX_TCP_KEEPIDLE etc.).
@@ -50,6 +53,12 @@ pub struct Config {
     pub user_timeout_ms: Option<u32>,
     pub force: bool,
     pub log: LogLevel,
+    /// KASHIM_FORCE=cap: kashim's idle, interval and count are upper bounds (docs/scope.md).
+    pub force_cap: bool,
+    /// Which connections get keepalive (KASHIM_DIRECTION, KASHIM_ONLY, KASHIM_EXCEPT).
+    pub scope: Scope,
+    /// KASHIM_CHILDREN: false = the library leaves itself out of the children's environment.
+    pub children: bool,
 }
 
 impl Default for Config {
@@ -62,6 +71,9 @@ impl Default for Config {
             user_timeout_ms: None,
             force: false,
             log: LogLevel::Warn,
+            force_cap: false,
+            scope: Scope::default(),
+            children: true,
         }
     }
 }
@@ -78,10 +90,14 @@ struct RawVars {
     force: Option<String>,
     enabled: Option<String>,
     log: Option<String>,
+    direction: Option<String>,
+    only: Option<String>,
+    except: Option<String>,
+    children: Option<String>,
 }
 
 /// Every variable kashim reads, in the order messages and `--print-env` list them.
-pub const KNOWN: [&str; 7] = [
+pub const KNOWN: [&str; 11] = [
     "KASHIM_IDLE",
     "KASHIM_INTERVAL",
     "KASHIM_COUNT",
@@ -89,6 +105,10 @@ pub const KNOWN: [&str; 7] = [
     "KASHIM_FORCE",
     "KASHIM_ENABLED",
     "KASHIM_LOG",
+    "KASHIM_DIRECTION",
+    "KASHIM_ONLY",
+    "KASHIM_EXCEPT",
+    "KASHIM_CHILDREN",
 ];
 
 /// What each variable accepts, shown in its error message.
@@ -97,6 +117,7 @@ const ACCEPTS_COUNT: &str = "a whole number from 1 to 127";
 const ACCEPTS_USER_TIMEOUT: &str =
     "a duration up to 2147483647ms such as 30s, 1500ms, 2m, or auto, or 0/off";
 const ACCEPTS_BOOL: &str = "1/0, true/false, yes/no, on/off";
+const ACCEPTS_FORCE: &str = "1/0, true/false, yes/no, on/off, or cap";
 const ACCEPTS_LOG: &str = "off, warn, info, debug";
 
 #[derive(Debug, PartialEq, Eq)]
@@ -148,6 +169,12 @@ impl Config {
             }
             match String::from_utf8(value) {
                 Ok(value) => utf8_vars.push((shown_name, value)),
+                // A rule list keeps its readable entries: its default (every connection) would widen
+                // the scope. The unreadable entries are reported one by one (scope::parse_rules).
+                Err(err) if scope::is_rule_list(&shown_name) => utf8_vars.push((
+                    shown_name,
+                    String::from_utf8_lossy(err.as_bytes()).into_owned(),
+                )),
                 Err(err) => problems.push(format!(
                     "{}=\"{}\" is not valid UTF-8 (accepted: {}); using the default {}",
                     shown_name,
@@ -218,8 +245,31 @@ impl Config {
                 )),
             };
         }
-        if let Some(Parsed::Bool(b)) = check("KASHIM_FORCE", &raw.force, &mut problems) {
-            config.force = b;
+        if let Some(Parsed::Force(force, cap)) = check("KASHIM_FORCE", &raw.force, &mut problems) {
+            (config.force, config.force_cap) = (force, cap);
+        }
+        if let Some(Parsed::Bool(b)) = check("KASHIM_CHILDREN", &raw.children, &mut problems) {
+            config.children = b;
+        }
+        if let Some(Parsed::Direction(d)) = check("KASHIM_DIRECTION", &raw.direction, &mut problems)
+        {
+            config.scope.direction = d;
+        }
+        // Rule lists: a bad entry costs only that entry (see scope.rs for an empty ONLY list).
+        for (name, value, only) in [
+            ("KASHIM_ONLY", &raw.only, true),
+            ("KASHIM_EXCEPT", &raw.except, false),
+        ] {
+            let Some(value) = value else { continue };
+            let parsed = scope::parse_rules(value);
+            for line in parsed.problems(only) {
+                problems.push(format!("{name}=\"{}\" {line}", escape(value.as_bytes())));
+            }
+            if only {
+                config.scope.only = parsed.list;
+            } else {
+                config.scope.except = parsed.list;
+            }
         }
         // Unknown names were found before the known ones were parsed; keep them last for readability.
         problems.sort_by_key(|p| p.contains("is not a kashim variable"));
@@ -235,15 +285,27 @@ impl Config {
             None => "off".to_string(),
             Some(ms) => format_ms(ms as u64),
         };
-        format!(
+        let mut line = format!(
             "active: TCP keepalive idle {}s, interval {}s, count {}, user timeout {}, force {}, log {}",
             self.idle_s,
             self.interval_s,
             self.count,
             user_timeout,
-            if self.force { "on" } else { "off" },
+            match (self.force, self.force_cap) {
+                (true, _) => "on",
+                (false, true) => "cap",
+                _ => "off",
+            },
             self.log.name()
-        )
+        );
+        // Only mentioned when set, so the line stays as it was for everyone else.
+        if self.scope.is_set() {
+            line.push_str(&format!(", scope {}", self.scope.summary()));
+        }
+        if !self.children {
+            line.push_str(", children without kashim");
+        }
+        line
     }
 }
 
@@ -261,6 +323,9 @@ enum Parsed {
     UserTimeout(UserTimeout),
     Bool(bool),
     Log(LogLevel),
+    /// (force, cap)
+    Force(bool, bool),
+    Direction(Direction),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -283,6 +348,17 @@ pub fn check(name: &str, value: &[u8]) -> Result<(), String> {
     }
     let value = std::str::from_utf8(value)
         .map_err(|_| format!("is not valid UTF-8 (accepted: {})", accepts(name)))?;
+    if name == "KASHIM_ONLY" || name == "KASHIM_EXCEPT" {
+        // The command refuses any bad entry: report the first problem.
+        let parsed = scope::parse_rules(value);
+        return match parsed.problems(name == "KASHIM_ONLY").into_iter().next() {
+            None => Ok(()),
+            Some(line) if parsed.bad.is_empty() => {
+                Err(format!("{} (accepted: {})", line, scope::ACCEPTS_RULES))
+            }
+            Some(line) => Err(line),
+        };
+    }
     parse_var(name, value)
         .map(|_| ())
         .map_err(|why| format!("{why} (accepted: {})", accepts(name)))
@@ -297,7 +373,12 @@ fn parse_var(name: &str, value: &str) -> Result<Parsed, String> {
         "KASHIM_IDLE" | "KASHIM_INTERVAL" => keepalive_seconds(value).map(Parsed::Seconds),
         "KASHIM_COUNT" => count(value).map(Parsed::Count),
         "KASHIM_USER_TIMEOUT" => user_timeout(value).map(Parsed::UserTimeout),
-        "KASHIM_FORCE" | "KASHIM_ENABLED" => boolean(value).map(Parsed::Bool),
+        "KASHIM_FORCE" if value.eq_ignore_ascii_case("cap") => Ok(Parsed::Force(false, true)),
+        "KASHIM_FORCE" => boolean(value)
+            .map(|b| Parsed::Force(b, false))
+            .map_err(|_| "is not a boolean or cap".to_string()),
+        "KASHIM_ENABLED" | "KASHIM_CHILDREN" => boolean(value).map(Parsed::Bool),
+        "KASHIM_DIRECTION" => scope::parse_direction(value).map(Parsed::Direction),
         _ => log_level(value).map(Parsed::Log),
     }
 }
@@ -307,7 +388,10 @@ fn accepts(name: &str) -> &'static str {
         "KASHIM_IDLE" | "KASHIM_INTERVAL" => ACCEPTS_KEEPALIVE_DURATION,
         "KASHIM_COUNT" => ACCEPTS_COUNT,
         "KASHIM_USER_TIMEOUT" => ACCEPTS_USER_TIMEOUT,
-        "KASHIM_FORCE" | "KASHIM_ENABLED" => ACCEPTS_BOOL,
+        "KASHIM_FORCE" => ACCEPTS_FORCE,
+        "KASHIM_ENABLED" | "KASHIM_CHILDREN" => ACCEPTS_BOOL,
+        "KASHIM_DIRECTION" => scope::ACCEPTS_DIRECTION,
+        "KASHIM_ONLY" | "KASHIM_EXCEPT" => scope::ACCEPTS_RULES,
         _ => ACCEPTS_LOG,
     }
 }
@@ -320,7 +404,9 @@ fn default_text(name: &str) -> String {
         "KASHIM_COUNT" => d.count.to_string(),
         "KASHIM_USER_TIMEOUT" => "off".to_string(),
         "KASHIM_FORCE" => "false".to_string(),
-        "KASHIM_ENABLED" => "true".to_string(),
+        "KASHIM_ENABLED" | "KASHIM_CHILDREN" => "true".to_string(),
+        "KASHIM_DIRECTION" => "both".to_string(),
+        "KASHIM_ONLY" | "KASHIM_EXCEPT" => "(every connection)".to_string(),
         _ => d.log.name().to_string(),
     }
 }

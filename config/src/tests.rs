@@ -183,7 +183,7 @@ fn booleans_in_every_accepted_form() {
     assert!(!config.force);
     assert_eq!(
         line,
-        "KASHIM_FORCE=\"maybe\" is not a boolean (accepted: 1/0, true/false, yes/no, on/off); using the default false"
+        "KASHIM_FORCE=\"maybe\" is not a boolean or cap (accepted: 1/0, true/false, yes/no, on/off, or cap); using the default false"
     );
     let (config, line) = one_problem(&[("KASHIM_ENABLED", "2")]);
     assert!(config.enabled);
@@ -214,7 +214,7 @@ fn unknown_kashim_names_are_reported_and_ignored() {
     assert_eq!(loaded.config.idle_s, 7);
     assert_eq!(
         loaded.problems,
-        vec!["KASHIM_IDEL=\"5\" is not a kashim variable (known: KASHIM_IDLE, KASHIM_INTERVAL, KASHIM_COUNT, KASHIM_USER_TIMEOUT, KASHIM_FORCE, KASHIM_ENABLED, KASHIM_LOG); ignored".to_string()]
+        vec!["KASHIM_IDEL=\"5\" is not a kashim variable (known: KASHIM_IDLE, KASHIM_INTERVAL, KASHIM_COUNT, KASHIM_USER_TIMEOUT, KASHIM_FORCE, KASHIM_ENABLED, KASHIM_LOG, KASHIM_DIRECTION, KASHIM_ONLY, KASHIM_EXCEPT, KASHIM_CHILDREN); ignored".to_string()]
     );
     // Names are case-sensitive, like every environment variable: kashim_idle is not ours at all.
     assert!(load(&[("kashim_idle", "x")]).problems.is_empty());

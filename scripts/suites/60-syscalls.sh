@@ -397,6 +397,49 @@ echo "strace -c setsockopt counts (kashim/without or /self): $got"
 if [ "$got" = "tcp 400/0 udp 0 unix 0 conn 254/254" ]; then pass syscalls-strace-c-loop-counts
 else fail syscalls-strace-c-loop-counts "want 'tcp 400/0 udp 0 unix 0 conn 254/254', got '$got'"; fi
 
+# --- scope rules (KASHIM_ONLY/EXCEPT/DIRECTION): decided at connect()/accept() -------------------
+# socket() adds nothing; a matching connection gets exactly 4 options (5 with a user timeout), a
+# non-matching one none. With address rules each accept() asks the kernel for the peer (getpeername).
+run_probe "$tmp/k-scope" "$lib" KASHIM_ONLY=127.0.0.1
+bad=""
+for r in tcp4 tcp4-flags tcp4-proto tcp6 listener client "${plain_regions[@]}"; do
+    case $r in connect|accept|accept4) continue ;; esac
+    out=$(cmp_region "$tmp/ref" "$tmp/k-scope" "$r" "") || bad+="$out "
+done
+if [ -z "$bad" ]; then pass syscalls-scope-socket-adds-nothing
+else fail syscalls-scope-socket-adds-nothing "$bad"; fi
+# region_calls FILE NAME: "N setsockopt M getpeername" in a region.
+region_calls() {
+    echo "$(region "$1" "$2" | grep -c '^setsockopt(') setsockopt $(region "$1" "$2" | grep -c '^getpeername(') getpeername"
+}
+got="connect: $(region_calls "$tmp/k-scope" connect), accept: $(region_calls "$tmp/k-scope" accept), accept4: $(region_calls "$tmp/k-scope" accept4)"
+echo "KASHIM_ONLY=127.0.0.1, loopback exchange: $got"
+if [ "$got" = "connect: 4 setsockopt 0 getpeername, accept: 4 setsockopt 1 getpeername, accept4: 4 setsockopt 1 getpeername" ]; then
+    pass syscalls-scope-matching-connection-gets-4-options-at-connect-and-accept
+else fail syscalls-scope-matching-connection-gets-4-options-at-connect-and-accept "got '$got'"; fi
+# scount OUT [VAR=VAL...] -- ARGS: strace -c summary of sockbench under kashim with VARs.
+scount() {
+    local out=$1; shift
+    local vars=()
+    while [ "$1" != "--" ]; do vars+=("$1"); shift; done
+    shift
+    env -i PATH="$PATH" "${vars[@]}" strace -f -c -o "$out" -E "LD_PRELOAD=$lib" "$bin/sockbench" "$@" >/dev/null 2>&1
+}
+# 50 loopback connections (+ the bench's own SO_LINGER on each accepted socket = 50 calls).
+scount "$tmp/s-all" KASHIM_ONLY=127.0.0.1 -- conn 50
+scount "$tmp/s-none" KASHIM_ONLY=10.0.0.0/8 -- conn 50
+scount "$tmp/s-out" KASHIM_DIRECTION=outbound -- conn 50
+scount "$tmp/s-in" KASHIM_DIRECTION=inbound -- conn 50
+scount "$tmp/s-exc" KASHIM_EXCEPT=127.0.0.0/8 -- conn 50
+scount "$tmp/s-ut" KASHIM_ONLY=127.0.0.1 KASHIM_USER_TIMEOUT=auto -- conn 50
+scount "$tmp/s-tcp" KASHIM_ONLY=127.0.0.1 -- tcp 100
+scount "$tmp/s-udp" KASHIM_ONLY=127.0.0.1 -- udp 100
+got="all $(count_calls "$tmp/s-all" setsockopt) none $(count_calls "$tmp/s-none" setsockopt) out $(count_calls "$tmp/s-out" setsockopt) in $(count_calls "$tmp/s-in" setsockopt) except $(count_calls "$tmp/s-exc" setsockopt) ut $(count_calls "$tmp/s-ut" setsockopt) tcp $(count_calls "$tmp/s-tcp" setsockopt) udp $(count_calls "$tmp/s-udp" setsockopt) getpeername $(count_calls "$tmp/s-all" getpeername)/$(count_calls "$tmp/s-out" getpeername) getsockopt $(count_calls "$tmp/s-all" getsockopt)"
+echo "strace -c setsockopt counts under scope rules: $got"
+want="all 450 none 50 out 250 in 250 except 50 ut 550 tcp 0 udp 0 getpeername 50/0 getsockopt 0"
+if [ "$got" = "$want" ]; then pass syscalls-scope-strace-c-counts-4-per-matching-0-per-other
+else fail syscalls-scope-strace-c-counts-4-per-matching-0-per-other "want '$want', got '$got'"; fi
+
 # --- self-check: the checks above must reject a library that breaks a promise --------------------
 # The reference mutant (no fault) must pass them all, else the checks, not the library, are wrong.
 run_probe "$tmp/m-good" "$mut"
