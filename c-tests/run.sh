@@ -181,3 +181,23 @@ secure_case() {
 }
 secure_case
 "$here/scope.sh" "$lib"
+
+# Nothing kashim allocates outlives start-up: a strict valgrind leak check of /bin/true passes, with
+# no KASHIM_* (then kashim allocates nothing at all) and with some (parsed, then freed).
+leak_case() { # label VAR=value...
+    local label=$1 out status; shift
+    out=$(without_kashim_env env "$@" LD_PRELOAD="$lib" timeout 120 valgrind --leak-check=full \
+        --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=9 /bin/true 2>&1)
+    status=$?
+    if [ $status = 0 ]; then
+        echo "PASS valgrind: /bin/true under kashim$label: no leak ($(grep -o 'total heap usage: [0-9]* allocs' <<<"$out"))"
+    else
+        echo "FAIL valgrind: /bin/true under kashim$label: exit $status: $(grep -E 'still reachable|definitely|ERROR SUMMARY' <<<"$out" | head -n 3 | tr '\n' ' ')"
+    fi
+}
+if command -v valgrind >/dev/null; then
+    leak_case ""
+    leak_case " with KASHIM_IDLE=30 KASHIM_LOG=info" KASHIM_IDLE=30 KASHIM_LOG=info
+else
+    echo "SKIP valgrind: valgrind not installed"
+fi
