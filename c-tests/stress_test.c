@@ -142,8 +142,10 @@ int main(int argc, char **argv) {
         if ((n = read(p[0], buf, sizeof buf)) <= 0) break;
         for (ssize_t i = 0; i < n; i++) lines += buf[i] == '\n';
     }
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) != pid) {
+    /* End of file comes as the child's descriptors close, a moment before it can be waited for. */
+    int status = 0, done = 0;
+    while (!(done = waitpid(pid, &status, WNOHANG) == pid) && time(NULL) < deadline) usleep(20000);
+    if (!done) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
         result(0, "churn finishes", "still running after 90 s");
