@@ -16,7 +16,7 @@ build() { # name sources...
     local name=$1; shift
     gcc -O1 -Wall -Werror -pthread -o "$bin/$name" "$@" 2>&1 || echo "FAIL build $name: gcc failed"
 }
-for t in socket_test connect_test accept_test setsockopt_test threads_test fork_test signal_test highfd_test errno_probe log_test secure_probe dup_test close_test vfork_test envexec; do
+for t in socket_test connect_test accept_test setsockopt_test threads_test fork_test signal_test highfd_test errno_probe log_test secure_probe dup_test close_test vfork_test envexec stress_test; do
     build "$t" "$here/$t.c"
 done
 gcc -O1 -Wall -Werror -shared -fPIC -o "$bin/libctor_lib.so" "$here/ctor_lib.c" || echo "FAIL build ctor_lib: gcc failed"
@@ -58,6 +58,7 @@ run vfork -- "$bin/vfork_test"
 run "copies" -- "$bin/dup_test"
 run "stdio closes" -- "$bin/close_test"
 run "stdio closes, KASHIM_FORCE=1" KASHIM_FORCE=1 -- "$bin/close_test" force
+run "stress at debug" KASHIM_LOG=debug -- "$bin/stress_test"
 run "logging never harms" KASHIM_LOG=debug -- "$bin/log_test"
 
 # Controls: the checks must fail without the shim, or they prove nothing.
@@ -72,6 +73,7 @@ control socket_test 6 "$bin/socket_test"
 control accept_test 4 "$bin/accept_test"
 control connect_test 3 "$bin/connect_test"
 control threads_test 1 "$bin/threads_test"
+control stress_test 1 "$bin/stress_test"
 
 # Invisible otherwise: every return value and errno identical with and without the shim.
 expected=$(env TEST_LABEL=x "$bin/errno_probe" 2>&1)
@@ -181,3 +183,23 @@ secure_case() {
 }
 secure_case
 "$here/scope.sh" "$lib"
+
+# Nothing kashim allocates outlives start-up: a strict valgrind leak check of /bin/true passes, with
+# no KASHIM_* (then kashim allocates nothing at all) and with some (parsed, then freed).
+leak_case() { # label VAR=value...
+    local label=$1 out status; shift
+    out=$(without_kashim_env env "$@" LD_PRELOAD="$lib" timeout 120 valgrind --leak-check=full \
+        --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=9 /bin/true 2>&1)
+    status=$?
+    if [ $status = 0 ]; then
+        echo "PASS valgrind: /bin/true under kashim$label: no leak ($(grep -o 'total heap usage: [0-9]* allocs' <<<"$out"))"
+    else
+        echo "FAIL valgrind: /bin/true under kashim$label: exit $status: $(grep -E 'still reachable|definitely|ERROR SUMMARY' <<<"$out" | head -n 3 | tr '\n' ' ')"
+    fi
+}
+if command -v valgrind >/dev/null; then
+    leak_case ""
+    leak_case " with KASHIM_IDLE=30 KASHIM_LOG=info" KASHIM_IDLE=30 KASHIM_LOG=info
+else
+    echo "SKIP valgrind: valgrind not installed"
+fi

@@ -72,9 +72,13 @@ fn slot(fd: i32, create: bool) -> Option<&'static AtomicU8> {
     Some(unsafe { &*base.add(index) })
 }
 
-/// Maps a zeroed chunk and publishes it; if another thread won the race, uses theirs.
+/// Maps a zeroed chunk and publishes it; if another thread won the race, uses theirs. errno is
+/// kept: callers record state after the program's call succeeded, outside any other guard, and a
+/// failed mmap (ENOMEM) must not show through.
+#[cold]
 fn map_chunk(entry: &AtomicPtr<AtomicU8>) -> Option<*mut AtomicU8> {
-    // SAFETY: an anonymous private mapping; mmap is async-signal-safe and does not touch errno on success.
+    let _errno = crate::errno::ErrnoGuard::save();
+    // SAFETY: an anonymous private mapping; mmap is async-signal-safe.
     let mapped = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
@@ -186,6 +190,41 @@ mod tests {
         let fd = 5 << CHUNK_BITS;
         set(fd, FdState::Unknown);
         assert!(HIGHER_CHUNKS[5].load(Ordering::Acquire).is_null());
+    }
+
+    #[test]
+    fn a_chunk_that_cannot_be_mapped_leaves_errno_alone() {
+        // In a child process: the address-space limit would break the other tests' threads.
+        // SAFETY: the child only calls async-signal-safe functions, then _exit.
+        unsafe {
+            let pid = libc::fork();
+            if pid == 0 {
+                let limit = libc::rlimit {
+                    rlim_cur: 1 << 20,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
+                libc::setrlimit(libc::RLIMIT_AS, &limit);
+                crate::errno::set(4242);
+                let fd = 77 << CHUNK_BITS;
+                set(fd, FdState::Configured); // mmap fails: nothing recorded
+                let code = if crate::errno::get() != 4242 {
+                    1
+                } else if get(fd) != FdState::Unknown {
+                    2
+                } else {
+                    0
+                };
+                libc::_exit(code);
+            }
+            let mut status = 0;
+            libc::waitpid(pid, &mut status, 0);
+            assert!(libc::WIFEXITED(status), "child status {status}");
+            assert_eq!(
+                libc::WEXITSTATUS(status),
+                0,
+                "1 = errno changed, 2 = recorded"
+            );
+        }
     }
 
     #[test]

@@ -220,10 +220,18 @@ pub fn adopt_connected(
 }
 
 #[cfg(not(test))]
+extern "C" {
+    /// glibc 2.17+: getenv, except NULL in secure-execution mode (not in the libc crate).
+    fn secure_getenv(name: *const libc::c_char) -> *mut libc::c_char;
+}
+
+#[cfg(not(test))]
 fn env(name: &'static [u8]) -> Option<&'static [u8]> {
+    // secure_getenv: in a setuid/setgid/capability program the caller's LISTEN_* must not choose
+    // descriptors for kashim (secure-execution mode ignores the environment, as for KASHIM_*).
     // SAFETY: `name` is NUL-terminated; the value lives in the environment, which nothing changes
     // while the constructor runs (before main).
-    let value = unsafe { libc::getenv(name.as_ptr().cast()) };
+    let value = unsafe { secure_getenv(name.as_ptr().cast()) };
     // SAFETY: getenv returns a NUL-terminated string or null.
     (!value.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr(value) }.to_bytes())
 }

@@ -4,19 +4,41 @@
 //! re-entered through malloc) passes the call through untouched, and the socket stays `Unknown`,
 //! which is configured later at connect().
 
-use crate::config::{Config, Loaded, LogLevel};
+//!
+//! Nothing allocated here outlives start-up: the configuration lives in a static, and the
+//! environment is read in place (`environ`), copying only KASHIM_* entries, so a process without
+//! any allocates nothing at all.
+
+use crate::config::{Config, Loaded, LogLevel, PREFIX};
 use crate::errno::ErrnoGuard;
 use crate::logger::{log, remember_stderr};
-use once_cell::race::OnceBox;
+use std::cell::UnsafeCell;
+use std::ffi::CStr;
+use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
-static CONFIG: OnceBox<Config> = OnceBox::new();
-static LOADING: AtomicBool = AtomicBool::new(false);
+/// Written once, by the one thread that moves STATE from UNREAD to LOADING, before READY is
+/// published; only read after that.
+struct ConfigSlot(UnsafeCell<MaybeUninit<Config>>);
+// SAFETY: see above: the single write happens-before every read (Release/Acquire on STATE).
+unsafe impl Sync for ConfigSlot {}
+
+static CONFIG: ConfigSlot = ConfigSlot(UnsafeCell::new(MaybeUninit::uninit()));
+static STATE: AtomicU8 = AtomicU8::new(UNREAD);
+const UNREAD: u8 = 0;
+const LOADING: u8 = 1;
+const READY: u8 = 2;
+
+fn ready() -> Option<&'static Config> {
+    // SAFETY: READY is stored (Release) only after CONFIG was written; never written again.
+    (STATE.load(Ordering::Acquire) == READY).then(|| unsafe { (*CONFIG.0.get()).assume_init_ref() })
+}
 
 /// The configuration, or `None` while it is being read elsewhere.
+#[inline]
 pub fn config() -> Option<&'static Config> {
-    CONFIG.get().or_else(load)
+    ready().or_else(load)
 }
 
 /// The configuration if kashim is enabled and ready; `None` means "pass straight through".
@@ -32,8 +54,11 @@ pub fn tracking() -> bool {
 
 #[cold]
 fn load() -> Option<&'static Config> {
-    if LOADING.swap(true, Ordering::AcqRel) {
-        return CONFIG.get();
+    if STATE
+        .compare_exchange(UNREAD, LOADING, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return ready();
     }
     let _errno = ErrnoGuard::save();
     let loaded = if secure_execution() {
@@ -47,12 +72,12 @@ fn load() -> Option<&'static Config> {
             problems: Vec::new(),
         }
     } else {
-        Config::from_env()
+        Config::from_vars(kashim_vars())
     };
-    // Only the thread that flipped LOADING gets here, so this set always wins and the messages
-    // below are printed once per process.
-    let _ = CONFIG.set(Box::new(loaded.config.clone()));
-    let level = loaded.config.log;
+    // SAFETY: only this thread got past the compare_exchange; nobody reads before READY.
+    let config: &'static Config = unsafe { (*CONFIG.0.get()).write(loaded.config) };
+    STATE.store(READY, Ordering::Release);
+    let level = config.log;
     if level >= LogLevel::Info || (level >= LogLevel::Warn && !loaded.problems.is_empty()) {
         // Something will be printed: from now on, only to the stderr the process has now.
         remember_stderr();
@@ -60,12 +85,43 @@ fn load() -> Option<&'static Config> {
     for problem in &loaded.problems {
         log(level, LogLevel::Warn, format_args!("{problem}"));
     }
-    log(
-        level,
-        LogLevel::Info,
-        format_args!("{}", loaded.config.summary()),
-    );
-    CONFIG.get()
+    if level >= LogLevel::Info {
+        log(level, LogLevel::Info, format_args!("{}", config.summary()));
+    }
+    Some(config)
+}
+
+extern "C" {
+    static environ: *const *const libc::c_char;
+}
+
+/// The environment's KASHIM_* entries as (name, value) bytes, read in place: only they are
+/// copied (std::env::vars_os would copy every variable of the process).
+fn kashim_vars() -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> {
+    // SAFETY: environ is libc's NULL-terminated array of NUL-terminated strings (or NULL). Like
+    // getenv, this assumes no other thread is changing the environment during start-up.
+    let mut entry = unsafe { environ };
+    std::iter::from_fn(move || loop {
+        if entry.is_null() {
+            return None;
+        }
+        // SAFETY: see above; the array ends with a NULL pointer, which stops the walk.
+        let text = unsafe { *entry };
+        if text.is_null() {
+            entry = std::ptr::null();
+            return None;
+        }
+        // SAFETY: as above.
+        entry = unsafe { entry.add(1) };
+        let bytes = unsafe { CStr::from_ptr(text) }.to_bytes();
+        if !bytes.starts_with(PREFIX.as_bytes()) {
+            continue;
+        }
+        // An entry without '=' is no variable (getenv never matches it).
+        if let Some(eq) = bytes.iter().position(|&b| b == b'=') {
+            return Some((bytes[..eq].to_vec(), bytes[eq + 1..].to_vec()));
+        }
+    })
 }
 
 /// Secure-execution mode (AT_SECURE): set by the kernel for setuid, setgid and file-capability

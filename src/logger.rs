@@ -201,7 +201,11 @@ fn without_sigpipe(write: impl FnOnce() -> isize) {
 
 #[macro_export]
 macro_rules! debug {
-    ($cfg:expr, $($arg:tt)*) => {
-        $crate::logger::log($cfg.log, $crate::config::LogLevel::Debug, format_args!($($arg)*))
-    };
+    // The level is tested here, so a quiet run never even builds the message's arguments.
+    ($cfg:expr, $($arg:tt)*) => {{
+        let level = $cfg.log;
+        if level >= $crate::config::LogLevel::Debug {
+            $crate::logger::log(level, $crate::config::LogLevel::Debug, format_args!($($arg)*))
+        }
+    }};
 }

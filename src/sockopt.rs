@@ -7,6 +7,7 @@ use crate::debug;
 use crate::errno::{self, ErrnoGuard};
 use crate::fd_table::{self, FdState};
 use crate::policy::{self, ForeignVerdict};
+use crate::real::SetsockoptFn;
 use crate::setsockopt::real_setsockopt;
 use libc::{c_int, c_void, socklen_t};
 
@@ -14,10 +15,12 @@ const INT_LEN: socklen_t = std::mem::size_of::<c_int>() as socklen_t;
 
 /// Sets kashim's options on `fd`. `context` names the call that led here, for the debug log.
 pub fn configure(fd: c_int, config: &Config, context: &str) {
+    let _errno = ErrnoGuard::save();
+    let set = real_setsockopt();
     let (options, len) = policy::options_to_apply(config);
     let mut failed = false;
     for &(option, value) in &options[..len] {
-        failed |= !set_one(fd, option, value, config, context);
+        failed |= !set_with(set, fd, option, value, config, context);
     }
     if !failed {
         debug!(
@@ -41,10 +44,23 @@ pub fn set_one(
     context: &str,
 ) -> bool {
     let _errno = ErrnoGuard::save();
+    set_with(real_setsockopt(), fd, option, value, config, context)
+}
+
+/// `set_one` without saving errno (the caller does, once for several calls).
+#[inline(always)]
+fn set_with(
+    set: SetsockoptFn,
+    fd: c_int,
+    option: policy::KeepaliveOption,
+    value: c_int,
+    config: &Config,
+    context: &str,
+) -> bool {
     let (level, name) = option.level_and_name();
     // SAFETY: `value` is a live c_int and INT_LEN its size.
     let rc = unsafe {
-        real_setsockopt()(
+        set(
             fd,
             level,
             name,

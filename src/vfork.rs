@@ -7,8 +7,9 @@
 //! parent pid P" and then jumps to libc's vfork with the stack exactly as the program left it
 //! (vfork must return twice on one stack: no frame of kashim's may be live across it). A table
 //! write that sees the mark asks getpid() once: another pid is the child (the write is dropped),
-//! P is the parent, resumed after the child's exec or exit (the mark is cleared). Without the mark
-//! the check is one thread-local read. A fork() child clears an inherited mark (pthread_atfork).
+//! P is the parent, resumed after the child's exec or exit (the mark is cleared). While no thread
+//! has a mark (a global count of marks is zero) the check is one load of that count. A fork()
+//! child clears an inherited mark (pthread_atfork).
 //!
 //! Not covered: a vfork made with a raw clone(CLONE_VM | CLONE_VFORK) system call, and targets other
 //! than x86_64 and aarch64 (there vfork is not interposed and a child's close() still rewrites the
@@ -16,6 +17,10 @@
 //! internal calls kashim does not see, so they never touch the table.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// How many threads carry a mark: zero almost always, so the hot path reads no thread-local.
+static MARKS: AtomicU32 = AtomicU32::new(0);
 
 thread_local! {
     /// The pid that called vfork on this thread, until that process writes the table again.
@@ -25,6 +30,9 @@ thread_local! {
 /// True in a vfork child (sharing the parent's memory): kashim must not write its table.
 #[inline]
 pub fn in_vfork_child() -> bool {
+    if MARKS.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
     let parent = VFORK_PARENT.try_with(Cell::get).unwrap_or(0);
     parent != 0 && still_in_child(parent)
 }
@@ -34,6 +42,7 @@ fn still_in_child(parent: libc::pid_t) -> bool {
     // SAFETY: getpid has no preconditions and does not touch errno.
     if unsafe { libc::getpid() } == parent {
         let _ = VFORK_PARENT.try_with(|p| p.set(0));
+        MARKS.fetch_sub(1, Ordering::Relaxed);
         false
     } else {
         true
@@ -41,8 +50,10 @@ fn still_in_child(parent: libc::pid_t) -> bool {
 }
 
 /// fork() child: a mark inherited from the parent's thread is not about this process.
+/// Only the forking thread exists in the child, so no mark is left at all.
 extern "C" fn forget_mark_in_fork_child() {
     let _ = VFORK_PARENT.try_with(|p| p.set(0));
+    MARKS.store(0, Ordering::Relaxed);
 }
 
 #[cfg(not(test))]
@@ -54,8 +65,9 @@ pub fn install() {
 
 #[cfg(all(not(test), any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod entry {
-    use super::VFORK_PARENT;
+    use super::{MARKS, VFORK_PARENT};
     use crate::real::Next;
+    use std::sync::atomic::Ordering;
 
     type VforkFn = unsafe extern "C" fn() -> libc::pid_t;
     static NEXT_VFORK: Next<VforkFn> = Next::new(c"vfork");
@@ -75,7 +87,9 @@ mod entry {
             // A nested vfork (from a vfork child) keeps the first parent's mark.
             let _ = VFORK_PARENT.try_with(|p| {
                 if p.get() == 0 {
-                    p.set(pid)
+                    p.set(pid);
+                    // Before vfork returns in the child, which is the first to look.
+                    MARKS.fetch_add(1, Ordering::Relaxed);
                 }
             });
         }
@@ -131,6 +145,9 @@ pub fn resolve() {}
 mod tests {
     use super::*;
 
+    /// MARKS is process-wide; tests run in parallel threads.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn no_mark_means_not_a_child() {
         assert!(!in_vfork_child());
@@ -138,6 +155,8 @@ mod tests {
 
     #[test]
     fn the_marking_process_itself_is_the_parent_and_clears_the_mark() {
+        let _one_at_a_time = SERIAL.lock().unwrap();
+        MARKS.fetch_add(1, Ordering::Relaxed);
         VFORK_PARENT.with(|p| p.set(unsafe { libc::getpid() }));
         assert!(!in_vfork_child());
         assert_eq!(VFORK_PARENT.with(Cell::get), 0);
@@ -145,6 +164,8 @@ mod tests {
 
     #[test]
     fn another_pid_is_the_child() {
+        let _one_at_a_time = SERIAL.lock().unwrap();
+        MARKS.fetch_add(1, Ordering::Relaxed);
         VFORK_PARENT.with(|p| p.set(1)); // not this test process
         assert!(in_vfork_child());
         forget_mark_in_fork_child();
