@@ -44,9 +44,14 @@ pub fn warning(reach: &Reach, system_wide: bool, settings: bool) -> Option<Strin
     match reach {
         Reach::Normal => None,
         Reach::Static(path) => Some(format!(
-            "warning: {} is statically linked: LD_PRELOAD cannot reach it, so keepalive is NOT on \
+            "warning: {} is statically linked: {} cannot reach it, so keepalive is NOT on \
              for its sockets; running it anyway",
-            path.display()
+            path.display(),
+            if system_wide {
+                "no dynamic loader runs, so neither LD_PRELOAD nor /etc/ld.so.preload"
+            } else {
+                "LD_PRELOAD"
+            }
         )),
         Reach::Secure(path, why) if !system_wide => Some(format!(
             "warning: {} is {}: the dynamic loader ignores LD_PRELOAD for it (secure-execution \
@@ -240,8 +245,10 @@ mod tests {
     fn warnings_tell_what_happens() {
         let p = PathBuf::from("/bin/x");
         assert!(warning(&Reach::Normal, false, true).is_none());
+        let w = warning(&Reach::Static(p.clone()), false, false).unwrap();
+        assert!(w.contains("statically linked: LD_PRELOAD cannot") && w.contains("NOT on"));
         let w = warning(&Reach::Static(p.clone()), true, false).unwrap();
-        assert!(w.contains("statically linked") && w.contains("NOT on"));
+        assert!(w.contains("nor /etc/ld.so.preload") && w.contains("NOT on"));
         let w = warning(&Reach::Secure(p.clone(), Secure::Setuid), false, false).unwrap();
         assert!(w.contains("is setuid") && w.contains("NOT on"));
         // System-wide, the library reaches it; only the settings are lost.

@@ -379,6 +379,13 @@ keepalive=1"
                 ! grep -q 'NOT on' "$work/err"; then
                 pass wrapper-system-wide-setuid-warning-true
             else fail wrapper-system-wide-setuid-warning-true "no settings: '$plain_out' '$plain_err'; --count 5: '$(out)' $(err)"; fi
+            if [ -x "$work/ka-static" ]; then
+                in_system_wide "$K" "$work/ka-static"
+                if [ "$(out)" = keepalive=0 ] && [ "$(lines "$work/err")" = 1 ] &&
+                    grep -q 'statically linked: no dynamic loader runs, so neither LD_PRELOAD nor /etc/ld.so.preload .* NOT on' "$work/err"; then
+                    pass wrapper-system-wide-static-warning
+                else fail wrapper-system-wide-static-warning "printed '$(out)', stderr: $(err)"; fi
+            fi
         else
             skip recipe-ld-so-preload "unshare not installed (util-linux)"
         fi
