@@ -9,7 +9,7 @@
 
 use crate::cli::Invocation;
 use crate::error::{Error, Result, EXIT_FAILURE};
-use crate::inspect::{no_such_process, tcp_sockets, AttachColumn, Survey};
+use crate::inspect::{check_process, no_such_process, tcp_sockets, AttachColumn, Survey};
 use crate::json::Json;
 use crate::pidfd::{permission_hint, DupError, PidFd};
 use crate::proc_net::show_addr;
@@ -77,6 +77,7 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
         ));
     }
     let label = format!("--attach {pid}");
+    check_process(pid, &label)?;
     let pidfd = PidFd::open(pid).map_err(|e| match e.raw_os_error() {
         Some(libc::ESRCH) => no_such_process(&label),
         Some(libc::ENOSYS) => needs_new_kernel(&label),
@@ -127,7 +128,7 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
         outcomes.insert(sock.inode, outcome);
     }
 
-    let after = Survey::take(pid, Some(&pidfd), &label).map_err(|mut e| {
+    let after = Survey::take(pid, Ok(&pidfd), &label).map_err(|mut e| {
         if let Some(line) = e.lines.first_mut() {
             line.push_str(&changed_so_far(changed));
         }

@@ -17,11 +17,12 @@ use std::process::ExitCode;
 
 pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
     let label = format!("--inspect {pid}");
-    let pidfd = PidFd::open(pid);
-    if matches!(&pidfd, Err(e) if e.raw_os_error() == Some(libc::ESRCH)) {
-        return Err(no_such_process(&label));
-    }
-    let survey = Survey::take(pid, pidfd.as_ref().ok(), &label)?;
+    check_process(pid, &label)?;
+    let pidfd = PidFd::open(pid).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOSYS) => "reading the options needs Linux 5.6 or newer (pidfd_open)".into(),
+        _ => format!("pidfd_open failed: {}", errno_text(&e)),
+    });
+    let survey = Survey::take(pid, pidfd.as_ref(), &label)?;
     if inv.json {
         println!("{}", survey.json(None).to_text());
     } else {
@@ -36,6 +37,22 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
 
 pub fn no_such_process(label: &str) -> Error {
     Error::failure(format!("{label}: no such process"))
+}
+
+/// PID must be a process: a thread's id also has a (hidden) /proc entry, but no pidfd.
+pub fn check_process(pid: i32, label: &str) -> Result<()> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|_| no_such_process(label))?;
+    let tgid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse::<i32>().ok());
+    match tgid {
+        Some(tgid) if tgid != pid => Err(Error::failure(format!(
+            "{label}: {pid} is a thread of process {tgid}; give the process id"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// One TCP socket of the process.
@@ -107,15 +124,17 @@ pub fn tcp_sockets(pid: i32, label: &str) -> Result<Vec<(RawFd, TcpSocket)>> {
 
 impl Survey {
     /// Reads the process's TCP sockets, and their options through `pidfd` when permitted.
-    pub fn take(pid: i32, pidfd: Option<&PidFd>, label: &str) -> Result<Survey> {
+    pub fn take(
+        pid: i32,
+        pidfd: std::result::Result<&PidFd, &String>,
+        label: &str,
+    ) -> Result<Survey> {
         let sockets = tcp_sockets(pid, label)?;
         let command = std::fs::read_to_string(format!("/proc/{pid}/comm"))
             .map(|c| c.trim_end().to_string())
             .unwrap_or_else(|_| "?".into());
-        let mut opts_unreadable = match pidfd {
-            None => Some("pidfd_open failed".to_string()),
-            Some(_) => None,
-        };
+        let mut opts_unreadable = pidfd.err().cloned();
+        let pidfd = pidfd.ok();
         let mut entries = Vec::with_capacity(sockets.len());
         for (fd, sock) in sockets {
             let mut opts = None;
@@ -123,10 +142,15 @@ impl Survey {
                 match pidfd.dup_socket(fd, sock.inode) {
                     Ok(dup) => opts = sockopt::read(dup.as_fd()).ok(),
                     Err(DupError::NotPermitted(_)) => {
-                        opts_unreadable = Some(permission_hint());
+                        opts_unreadable = Some(format!(
+                            "reading the options (pidfd_getfd) is not permitted: it {}",
+                            permission_hint()
+                        ));
                     }
                     Err(DupError::NoSyscall) => {
-                        opts_unreadable = Some("needs Linux 5.6 or newer (pidfd_getfd)".into())
+                        opts_unreadable = Some(
+                            "reading the options needs Linux 5.6 or newer (pidfd_getfd)".into(),
+                        )
                     }
                     Err(DupError::Exited) => {
                         return Err(Error::failure(format!(
@@ -269,7 +293,7 @@ impl Survey {
         }
         if let Some(why) = &self.opts_unreadable {
             out.push_str(&format!(
-                "note: IDLE/INTVL/CNT is read from each socket with pidfd_getfd, which {why}; KEEPALIVE is judged from the kernel's timers\n"
+                "note: IDLE/INTVL/CNT shows ? because {why}; KEEPALIVE is judged from the kernel's timers\n"
             ));
         }
         out.push_str(&format!(

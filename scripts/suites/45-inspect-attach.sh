@@ -145,6 +145,47 @@ EOF
 [ "$json_rc" = 0 ] || why+=" exit $json_rc"
 verdict inspect-json "${why:+$why $(head -c 300 "$work/inspect.json")}"
 
+# Rights. Reading /proc/PID/fd's links needs ptrace's read mode, judged on the effective (fs)
+# ids; pidfd_getfd needs attach mode, judged on the real ids and the caller's capabilities.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && [ -x /usr/bin/python3 ]; then
+    cp "$KB" "$work/kashim"; chmod 755 "$work/kashim"
+    cp "$work/srv.py" "$work/srv-nobody.py"; chmod 644 "$work/srv-nobody.py"
+    # A target running as nobody (Debian's python3: the suite's own may live under /root).
+    coproc SRV { exec "${preload[@]}" setpriv --reuid nobody --regid nogroup --clear-groups \
+        /usr/bin/python3 "$work/srv-nobody.py" 2>&1; }
+    srv_pid=$SRV_PID wfd=${SRV[1]}; pids+=("$srv_pid")
+    while IFS= read -r -t 20 line <&"${SRV[0]}"; do [ "$line" = ready ] && break; done
+    # Effective id nobody (may read the links), real id 1000 (may not take descriptors): the
+    # options cannot be read, keepalive is judged from the kernel's timers.
+    run setpriv --ruid 1000 --euid nobody --rgid 1000 --egid nogroup --clear-groups \
+        "$work/kashim" --inspect "$srv_pid"
+    why=""
+    [ "$rc" = 0 ] || why+=" exit $rc: $(err);"
+    [ "$(out | tail -n 1)" = "6 of 6 connections have keepalive" ] || why+=" last line;"
+    [ "$(out | grep -c ' ESTABLISHED  ?  *yes, fires in ')" = 6 ] || why+=" expected 6 rows '? yes, fires in';"
+    out | grep -q "^note: IDLE/INTVL/CNT shows ? because reading the options (pidfd_getfd) is not permitted: .*CAP_SYS_PTRACE" ||
+        why+=" no note;"
+    verdict inspect-options-from-timers-without-ptrace-rights "${why:+$why $(out | tr '\n' '|')}"
+    exec {wfd}>&-; wait "$srv_pid" 2>/dev/null
+
+    # A target with more capabilities than kashim (root's): not even the links can be read.
+    # That is an error, not an empty "0 of 0" (which the directory listing alone would give).
+    coproc SRV { exec "$PY" "$work/srv.py" 2>&1; }
+    srv_pid=$SRV_PID wfd=${SRV[1]}; pids+=("$srv_pid")
+    while IFS= read -r -t 20 line <&"${SRV[0]}"; do [ "$line" = ready ] && break; done
+    run setpriv --ruid nobody --bounding-set -sys_ptrace "$work/kashim" --inspect "$srv_pid"
+    exec {wfd}>&-; wait "$srv_pid" 2>/dev/null
+    if [ "$rc" = 1 ] && [ ! -s "$work/out" ] &&
+        [[ $(err) == "kashim: --inspect $srv_pid: not permitted to read /proc/$srv_pid/fd; needs ptrace rights"*CAP_SYS_PTRACE* ]]; then
+        pass inspect-not-permitted
+    else
+        fail inspect-not-permitted "exit $rc: $(err) $(out | tr '\n' '|')"
+    fi
+else
+    skip inspect-options-from-timers-without-ptrace-rights "needs root, setpriv (util-linux) and /usr/bin/python3"
+    skip inspect-not-permitted "needs root, setpriv (util-linux) and /usr/bin/python3"
+fi
+
 # ---------------------------------------------------------------- --attach
 # asrv.py: a server started WITHOUT kashim. A listener, three connected pairs (client c1..c3,
 # accepted a1..a3; c3 turned SO_KEEPALIVE on itself), a UDP socket and a Unix socket pair. A thread
