@@ -477,51 +477,67 @@ else
     skip attach-other-netns "needs root, unshare (util-linux) and ip (iproute2)"
 fi
 
-# A kernel without pidfd_getfd (before 5.6), made with a seccomp filter that answers ENOSYS.
+# Failures kashim's own system calls meet, made with a seccomp filter: a kernel without
+# pidfd_getfd (before 5.6: ENOSYS), and a setsockopt that fails (as a security policy might).
 if command -v gcc >/dev/null 2>&1; then
-    cat >"$work/nosys.c" <<'EOF'
-/* nosys CMD...: runs CMD with pidfd_getfd(2) failing with ENOSYS, as on Linux < 5.6. */
-#include <errno.h>
+    cat >"$work/failcall.c" <<'EOF'
+/* failcall pidfd_getfd|setsockopt ERRNO CMD...: runs CMD with that system call failing. */
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
+    if (argc < 4) return 125;
+    unsigned nr = strcmp(argv[1], "setsockopt") == 0 ? SYS_setsockopt : SYS_pidfd_getfd;
     struct sock_filter f[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pidfd_getfd, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)atoi(argv[2])),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     struct sock_fprog prog = {sizeof f / sizeof f[0], f};
-    if (argc < 2 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
-        perror("nosys");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
+        perror("failcall");
         return 125;
     }
-    execvp(argv[1], argv + 1);
-    perror(argv[1]);
+    execvp(argv[3], argv + 3);
+    perror(argv[3]);
     return 127;
 }
 EOF
-    if gcc -O -o "$work/nosys" "$work/nosys.c" 2>"$work/err"; then
+    if gcc -O -o "$work/failcall" "$work/failcall.c" 2>"$work/err"; then
         start_server e
         e_pid=$started_pid e_in=$started_in e_out=$started_out
-        run "$work/nosys" "$KB" --attach "$e_pid"
+        run "$work/failcall" pidfd_getfd 38 "$KB" --attach "$e_pid"   # 38: ENOSYS
         ask "$e_in" "$e_out" report "$work/enosys"
-        exec {e_in}>&-
         why=""
         [ "$rc" = 1 ] || why+=" exit $rc;"
         grep -q "^kashim: --attach $e_pid: this kernel has no pidfd_getfd; attach needs Linux 5.6 or newer" "$work/err" || why+=" message;"
         [ "$(val c1 "$work/enosys" | cut -d' ' -f1)" = 0 ] || why+=" c1 changed;"
         verdict attach-needs-linux-5.6 "${why:+$why $(err)}"
+
+        run "$work/failcall" setsockopt 1 "$KB" --attach "$e_pid" --idle 30   # 1: EPERM
+        ask "$e_in" "$e_out" report "$work/eperm"
+        exec {e_in}>&-
+        why=""
+        [ "$rc" = 1 ] || why+=" exit $rc (expected 1: sockets could not be configured);"
+        [ "$(out | grep -c 'FAILED: setsockopt TCP_KEEPIDLE=30: Operation not permitted$')" = 6 ] || why+=" expected 6 FAILED rows;"
+        [ "$(out | tail -n 1)" = "1 of 6 connections have keepalive" ] || why+=" last line;"
+        [ ! -s "$work/err" ] || why+=" stderr: $(err);"
+        [ "$(val c1 "$work/eperm" | cut -d' ' -f1)" = 0 ] || why+=" c1 changed;"
+        verdict attach-reports-what-failed "${why:+$why $(out | tr '\n' '|')}"
     else
         fail attach-needs-linux-5.6 "cannot build the seccomp helper: $(err)"
+        fail attach-reports-what-failed "cannot build the seccomp helper"
     fi
 else
     skip attach-needs-linux-5.6 "gcc not installed"
+    skip attach-reports-what-failed "gcc not installed"
 fi
 
 if command -v shellcheck >/dev/null 2>&1; then
