@@ -350,3 +350,111 @@ impl Survey {
         ])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(fd: RawFd, line: &str, opts: Option<Keepalive>) -> Entry {
+        Entry {
+            fd,
+            sock: proc_net::parse_line(line).unwrap(),
+            opts,
+        }
+    }
+
+    const ON: Keepalive = Keepalive {
+        on: true,
+        idle_s: 30,
+        interval_s: 10,
+        count: 6,
+        user_timeout_ms: 0,
+    };
+
+    // Lines as a little-endian kernel prints them: a listener, a connection with the keepalive
+    // timer at 25.0 s (2500 ticks), one with no timer, one behind a retransmit timer.
+    const LISTEN: &str =
+        "0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 10 1 0";
+    const KA: &str =
+        "1: 0100007F:1F90 0100007F:A000 01 00000000:00000000 02:000009C4 00000000 0 0 11 1 0";
+    const NONE: &str =
+        "2: 0100007F:1F90 0100007F:A001 01 00000000:00000000 00:00000000 00000000 0 0 12 1 0";
+    const RETRANS: &str =
+        "3: 0100007F:1F90 0100007F:A002 01 00000000:00000000 01:00000010 00000000 0 0 13 1 0";
+
+    fn survey(entries: Vec<Entry>, unreadable: Option<&str>) -> Survey {
+        Survey {
+            pid: 42,
+            command: "srv".into(),
+            entries,
+            opts_unreadable: unreadable.map(String::from),
+            ticks: 100,
+        }
+    }
+
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn the_table_reads_options_when_it_can() {
+        let s = survey(
+            vec![
+                entry(3, LISTEN, Some(ON)),
+                entry(4, KA, Some(ON)),
+                entry(5, NONE, Some(Keepalive { on: false, ..ON })),
+            ],
+            None,
+        );
+        let text = s.table(None);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "process 42 (srv): 2 TCP connection(s), 1 listening socket(s)"
+        );
+        assert!(lines[1].starts_with("LOCAL "), "{text}");
+        assert!(lines[1].ends_with("IDLE/INTVL/CNT  KEEPALIVE"), "{text}");
+        assert!(lines[2].contains("LISTEN       30s/10s/6"), "{text}");
+        assert!(
+            lines[3].ends_with("30s/10s/6       yes, fires in 25.0s"),
+            "{text}"
+        );
+        assert!(lines[4].ends_with(" -               NO"), "{text}");
+        assert_eq!(lines.last(), Some(&"1 of 2 connections have keepalive"));
+        assert!(!s.all_have_keepalive());
+    }
+
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn without_options_the_timers_decide() {
+        let s = survey(
+            vec![entry(4, KA, None), entry(6, RETRANS, None)],
+            Some("reading the options is not permitted"),
+        );
+        let text = s.table(None);
+        assert!(
+            text.contains("?               yes, fires in 25.0s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("unknown (a retransmit timer hides it)"),
+            "{text}"
+        );
+        assert!(text.contains("note: 1 connection(s) have unacknowledged data in flight"));
+        assert!(text.contains(
+            "note: IDLE/INTVL/CNT shows ? because reading the options is not permitted;"
+        ));
+        // Unknown is not shown to have keepalive: exit 1.
+        assert_eq!((s.with_keepalive(), s.total()), (1, 2));
+        assert!(!s.all_have_keepalive());
+        let json = s.json(None).to_text();
+        assert!(
+            json.contains(r#""keepalive":null,"timer":"retransmit""#),
+            "{json}"
+        );
+        assert!(json.contains(r#""fires_in_s":25,"#), "{json}");
+        assert!(json.contains(r#""options_read":false"#), "{json}");
+    }
+
+    #[test]
+    fn no_connections_is_all_of_them() {
+        assert!(survey(Vec::new(), None).all_have_keepalive());
+    }
+}
