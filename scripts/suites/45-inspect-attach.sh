@@ -404,6 +404,23 @@ why=""
 [ "$(val c1 "$work/bad")" = "1 45 10 6 50000" ] || why+=" c1 changed: '$(val c1 "$work/bad")';"
 verdict attach-bad-value-exit-2 "$why"
 
+# IPv6 and IPv4-mapped connections and listeners (srv.py, without kashim) are attached too.
+coproc SRV { exec "$PY" "$work/srv.py" 2>&1; }
+srv_pid=$SRV_PID wfd=${SRV[1]}; pids+=("$srv_pid")
+while IFS= read -r -t 20 line <&"${SRV[0]}"; do [ "$line" = ready ] && break; done
+run "$KB" --attach "$srv_pid" --idle 30
+cp "$work/out" "$work/attach6.out"; a6_rc=$rc
+run "$KB" --inspect "$srv_pid"
+exec {wfd}>&-; wait "$srv_pid" 2>/dev/null
+why=""
+[ "$a6_rc" = 0 ] || why+=" attach exit $a6_rc;"
+[ "$(grep -c ' configured$' "$work/attach6.out")" = 9 ] || why+=" expected 9 configured sockets;"
+[ "$(tail -n 1 "$work/attach6.out")" = "6 of 6 connections have keepalive" ] || why+=" attach last line;"
+[ "$rc" = 0 ] || why+=" inspect exit $rc;"
+[ "$(out | grep -c '^\[::1\]:.* 30s/10s/6 ')" = 3 ] || why+=" expected 3 [::1] sockets at 30s/10s/6;"
+[ "$(out | grep -c '^\[::ffff:127.0.0.1\]:.* 30s/10s/6 ')" = 3 ] || why+=" expected 3 mapped sockets at 30s/10s/6;"
+verdict attach-ipv6-and-mapped "${why:+$why $(tr '\n' '|' <"$work/attach6.out")}"
+
 sh -c : & dead=$!; wait "$dead"
 run "$KB" --attach "$dead"
 if [ "$rc" = 1 ] && [ "$(err)" = "kashim: --attach $dead: no such process" ]; then pass attach-no-process
