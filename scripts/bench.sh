@@ -230,6 +230,24 @@ for ((i = 0; i < cmd_n; i++)); do
     t0=${t0/./} t1=${t1/./}
     add printenv.wall $((10#$t1 - 10#$t0))
 done
+# kashim --inspect of a process holding 1000 TCP connections (python3 holds them and times the
+# command: wall from spawn to exit, CPU from wait4's rusage).
+if [ -n "$py" ]; then
+    while read -r w c; do add inspect.wall "$w"; add inspect.cpu "$c"; done < <("${base_env[@]}" "$py" -c '
+import os, resource, socket, subprocess, sys, time
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY and hard < 4096 else 4096, hard))
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1024)
+keep = []
+for _ in range(500):
+    c = socket.create_connection(l.getsockname()); a, _ = l.accept(); keep += [c, a]
+for _ in range(int(sys.argv[2])):
+    t = time.perf_counter()
+    p = subprocess.Popen([sys.argv[1], "--inspect", str(os.getpid())], stdout=subprocess.DEVNULL)
+    _, _, ru = os.wait4(p.pid, 0)
+    print(int((time.perf_counter() - t) * 1e6), int((ru.ru_utime + ru.ru_stime) * 1e6))
+' "$kbin" "$rounds")
+fi
 elapsed=$((SECONDS - start))
 
 # --- table ---------------------------------------------------------------------------------------
@@ -304,6 +322,12 @@ pe=$(ms printenv.wall)
 pe_ok=$(awk -v d="$pe" 'BEGIN { print (d < 50) ? "yes" : "NO" }'); [ "$pe_ok" = yes ] || missed=1
 # shellcheck disable=SC2016 # backquotes are Markdown
 printf '| `kashim --print-env` | — | — (%s ms) | — | — | — | < 50 ms (wall) | %s |\n' "$pe" "$pe_ok"
+if [ -s "$tmp/inspect.wall" ]; then
+    iw=$(ms inspect.wall)
+    iw_ok=$(awk -v d="$iw" 'BEGIN { print (d < 50) ? "yes" : "NO" }'); [ "$iw_ok" = yes ] || missed=1
+    # shellcheck disable=SC2016 # backquotes are Markdown
+    printf '| `kashim --inspect` of a process with 1000 connections | — | %s ms (%s ms) | — | — | — | < 50 ms (wall) | %s |\n' "$(ms inspect.cpu)" "$iw" "$iw_ok"
+fi
 echo "Pairs: $cmd_n (launcher: $((cmd_n / 2))), order swapped every pair; Δ = median of paired differences."
 
 echo

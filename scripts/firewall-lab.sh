@@ -72,9 +72,9 @@ Options:
 
 Needs: root (namespaces, nftables), nft (nftables), ip (iproute2), unshare and timeout
 (util-linux, coreutils), python3, libkashim.so (\$LIBKASHIM, default
-target/release/libkashim.so: cargo build --release); java 11+ and node for 6a/6b; for 8a/8b
-gcc with static glibc, and for 8a the kashim command built with eBPF support (\$LAB_KASHIM,
-default target/release/kashim).
+target/release/libkashim.so: cargo build --release); java 11+ and node for 6a/6b; the kashim
+command (\$LAB_KASHIM, default target/release/kashim) and pgrep (procps) for 7a/7b; for 8a/8b
+gcc with static glibc, and for 8a the kashim command built with eBPF support.
 Nothing leaves the lab's namespaces; everything stops by itself and is cleaned up on
 exit or Ctrl-C.
 EOF

@@ -9,7 +9,7 @@
 
 use crate::cli::Invocation;
 use crate::error::{Error, Result, EXIT_FAILURE};
-use crate::inspect::{no_such_process, tcp_sockets, AttachColumn, Survey};
+use crate::inspect::{check_process, no_such_process, tcp_sockets, AttachColumn, Survey};
 use crate::json::Json;
 use crate::pidfd::{permission_hint, DupError, PidFd};
 use crate::proc_net::show_addr;
@@ -77,6 +77,7 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
         ));
     }
     let label = format!("--attach {pid}");
+    check_process(pid, &label)?;
     let pidfd = PidFd::open(pid).map_err(|e| match e.raw_os_error() {
         Some(libc::ESRCH) => no_such_process(&label),
         Some(libc::ENOSYS) => needs_new_kernel(&label),
@@ -127,7 +128,7 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
         outcomes.insert(sock.inode, outcome);
     }
 
-    let after = Survey::take(pid, Some(&pidfd), &label).map_err(|mut e| {
+    let after = Survey::take(pid, Ok(&pidfd), &label).map_err(|mut e| {
         if let Some(line) = e.lines.first_mut() {
             line.push_str(&changed_so_far(changed));
         }
@@ -170,7 +171,7 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
                 closed.join(", ")
             ));
         }
-        text.push_str(&future_note(pid, covers_future));
+        text.push_str(&future_note(pid, covers_future, &config));
         text.push_str(&summary);
         print!("{text}");
     }
@@ -195,17 +196,50 @@ fn changed_so_far(changed: usize) -> String {
     }
 }
 
-fn future_note(pid: i32, covers_future: bool) -> String {
+fn future_note(pid: i32, covers_future: bool, config: &Config) -> String {
+    let ebpf = ebpf_hint(pid, config);
     if covers_future {
         format!(
             "note: connections process {pid} accepts from now on inherit keepalive from its listening socket(s); \
-             connections it opens itself later are not covered (for those: restart it under kashim, or use kashim --ebpf)\n"
+             connections it opens itself later are not covered: for those, restart it under kashim, or {ebpf}\n"
         )
     } else {
         format!(
             "note: process {pid} has no listening socket: connections it opens later will NOT have keepalive. \
-             To cover them, restart it under kashim (kashim [options] -- COMMAND), or use kashim --ebpf\n"
+             To cover them, restart it under kashim (kashim [options] -- COMMAND), or {ebpf}\n"
         )
+    }
+}
+
+/// The eBPF mode covers every new connection of a cgroup: name the process's own cgroup (v2),
+/// unless it is the root cgroup, which would mean every process of the machine.
+fn ebpf_hint(pid: i32, c: &Config) -> String {
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("0::"))
+                .map(str::to_string)
+        });
+    match cgroup {
+        Some(path) if path != "/" && !path.contains(char::is_whitespace) => {
+            let mut options = format!(
+                "--idle {}s --interval {}s --count {}",
+                c.idle_s, c.interval_s, c.count
+            );
+            if let Some(ms) = c.user_timeout_ms {
+                options.push_str(&format!(" --user-timeout {ms}ms"));
+            }
+            if c.force {
+                options.push_str(" --force");
+            }
+            format!(
+                "run: kashim --ebpf --cgroup {path} {options} (every new connection of that cgroup's processes)"
+            )
+        }
+        _ => {
+            "use kashim --ebpf (its cgroup is the root one: start it in a cgroup of its own)".into()
+        }
     }
 }
 

@@ -17,11 +17,12 @@ use std::process::ExitCode;
 
 pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
     let label = format!("--inspect {pid}");
-    let pidfd = PidFd::open(pid);
-    if matches!(&pidfd, Err(e) if e.raw_os_error() == Some(libc::ESRCH)) {
-        return Err(no_such_process(&label));
-    }
-    let survey = Survey::take(pid, pidfd.as_ref().ok(), &label)?;
+    check_process(pid, &label)?;
+    let pidfd = PidFd::open(pid).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOSYS) => "reading the options needs Linux 5.6 or newer (pidfd_open)".into(),
+        _ => format!("pidfd_open failed: {}", errno_text(&e)),
+    });
+    let survey = Survey::take(pid, pidfd.as_ref(), &label)?;
     if inv.json {
         println!("{}", survey.json(None).to_text());
     } else {
@@ -36,6 +37,22 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
 
 pub fn no_such_process(label: &str) -> Error {
     Error::failure(format!("{label}: no such process"))
+}
+
+/// PID must be a process: a thread's id also has a (hidden) /proc entry, but no pidfd.
+pub fn check_process(pid: i32, label: &str) -> Result<()> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|_| no_such_process(label))?;
+    let tgid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse::<i32>().ok());
+    match tgid {
+        Some(tgid) if tgid != pid => Err(Error::failure(format!(
+            "{label}: {pid} is a thread of process {tgid}; give the process id"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// One TCP socket of the process.
@@ -107,15 +124,17 @@ pub fn tcp_sockets(pid: i32, label: &str) -> Result<Vec<(RawFd, TcpSocket)>> {
 
 impl Survey {
     /// Reads the process's TCP sockets, and their options through `pidfd` when permitted.
-    pub fn take(pid: i32, pidfd: Option<&PidFd>, label: &str) -> Result<Survey> {
+    pub fn take(
+        pid: i32,
+        pidfd: std::result::Result<&PidFd, &String>,
+        label: &str,
+    ) -> Result<Survey> {
         let sockets = tcp_sockets(pid, label)?;
         let command = std::fs::read_to_string(format!("/proc/{pid}/comm"))
             .map(|c| c.trim_end().to_string())
             .unwrap_or_else(|_| "?".into());
-        let mut opts_unreadable = match pidfd {
-            None => Some("pidfd_open failed".to_string()),
-            Some(_) => None,
-        };
+        let mut opts_unreadable = pidfd.err().cloned();
+        let pidfd = pidfd.ok();
         let mut entries = Vec::with_capacity(sockets.len());
         for (fd, sock) in sockets {
             let mut opts = None;
@@ -123,10 +142,15 @@ impl Survey {
                 match pidfd.dup_socket(fd, sock.inode) {
                     Ok(dup) => opts = sockopt::read(dup.as_fd()).ok(),
                     Err(DupError::NotPermitted(_)) => {
-                        opts_unreadable = Some(permission_hint());
+                        opts_unreadable = Some(format!(
+                            "reading the options (pidfd_getfd) is not permitted: it {}",
+                            permission_hint()
+                        ));
                     }
                     Err(DupError::NoSyscall) => {
-                        opts_unreadable = Some("needs Linux 5.6 or newer (pidfd_getfd)".into())
+                        opts_unreadable = Some(
+                            "reading the options needs Linux 5.6 or newer (pidfd_getfd)".into(),
+                        )
                     }
                     Err(DupError::Exited) => {
                         return Err(Error::failure(format!(
@@ -269,7 +293,7 @@ impl Survey {
         }
         if let Some(why) = &self.opts_unreadable {
             out.push_str(&format!(
-                "note: IDLE/INTVL/CNT is read from each socket with pidfd_getfd, which {why}; KEEPALIVE is judged from the kernel's timers\n"
+                "note: IDLE/INTVL/CNT shows ? because {why}; KEEPALIVE is judged from the kernel's timers\n"
             ));
         }
         out.push_str(&format!(
@@ -324,5 +348,113 @@ impl Survey {
             ),
             ("sockets", Json::Arr(sockets)),
         ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(fd: RawFd, line: &str, opts: Option<Keepalive>) -> Entry {
+        Entry {
+            fd,
+            sock: proc_net::parse_line(line).unwrap(),
+            opts,
+        }
+    }
+
+    const ON: Keepalive = Keepalive {
+        on: true,
+        idle_s: 30,
+        interval_s: 10,
+        count: 6,
+        user_timeout_ms: 0,
+    };
+
+    // Lines as a little-endian kernel prints them: a listener, a connection with the keepalive
+    // timer at 25.0 s (2500 ticks), one with no timer, one behind a retransmit timer.
+    const LISTEN: &str =
+        "0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 10 1 0";
+    const KA: &str =
+        "1: 0100007F:1F90 0100007F:A000 01 00000000:00000000 02:000009C4 00000000 0 0 11 1 0";
+    const NONE: &str =
+        "2: 0100007F:1F90 0100007F:A001 01 00000000:00000000 00:00000000 00000000 0 0 12 1 0";
+    const RETRANS: &str =
+        "3: 0100007F:1F90 0100007F:A002 01 00000000:00000000 01:00000010 00000000 0 0 13 1 0";
+
+    fn survey(entries: Vec<Entry>, unreadable: Option<&str>) -> Survey {
+        Survey {
+            pid: 42,
+            command: "srv".into(),
+            entries,
+            opts_unreadable: unreadable.map(String::from),
+            ticks: 100,
+        }
+    }
+
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn the_table_reads_options_when_it_can() {
+        let s = survey(
+            vec![
+                entry(3, LISTEN, Some(ON)),
+                entry(4, KA, Some(ON)),
+                entry(5, NONE, Some(Keepalive { on: false, ..ON })),
+            ],
+            None,
+        );
+        let text = s.table(None);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "process 42 (srv): 2 TCP connection(s), 1 listening socket(s)"
+        );
+        assert!(lines[1].starts_with("LOCAL "), "{text}");
+        assert!(lines[1].ends_with("IDLE/INTVL/CNT  KEEPALIVE"), "{text}");
+        assert!(lines[2].contains("LISTEN       30s/10s/6"), "{text}");
+        assert!(
+            lines[3].ends_with("30s/10s/6       yes, fires in 25.0s"),
+            "{text}"
+        );
+        assert!(lines[4].ends_with(" -               NO"), "{text}");
+        assert_eq!(lines.last(), Some(&"1 of 2 connections have keepalive"));
+        assert!(!s.all_have_keepalive());
+    }
+
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn without_options_the_timers_decide() {
+        let s = survey(
+            vec![entry(4, KA, None), entry(6, RETRANS, None)],
+            Some("reading the options is not permitted"),
+        );
+        let text = s.table(None);
+        assert!(
+            text.contains("?               yes, fires in 25.0s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("unknown (a retransmit timer hides it)"),
+            "{text}"
+        );
+        assert!(text.contains("note: 1 connection(s) have unacknowledged data in flight"));
+        assert!(text.contains(
+            "note: IDLE/INTVL/CNT shows ? because reading the options is not permitted;"
+        ));
+        // Unknown is not shown to have keepalive: exit 1.
+        assert_eq!((s.with_keepalive(), s.total()), (1, 2));
+        assert!(!s.all_have_keepalive());
+        let json = s.json(None).to_text();
+        assert!(
+            json.contains(r#""keepalive":null,"timer":"retransmit""#),
+            "{json}"
+        );
+        assert!(json.contains(r#""fires_in_s":25,"#), "{json}");
+        assert!(json.contains(r#""options_read":false"#), "{json}");
+    }
+
+    #[test]
+    fn no_connections_is_all_of_them() {
+        assert!(survey(Vec::new(), None).all_have_keepalive());
     }
 }

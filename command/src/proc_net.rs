@@ -139,6 +139,10 @@ pub fn show_addr(addr: &SocketAddr) -> String {
 /// socket), a second reading picks up what the first one missed.
 pub fn tcp_tables(pid: i32, wanted: &HashSet<u64>) -> io::Result<HashMap<u64, TcpSocket>> {
     let mut found = HashMap::new();
+    if wanted.is_empty() {
+        // The tables hold the whole namespace's sockets: not worth reading for none.
+        return Ok(found);
+    }
     let mut buf = Vec::new();
     for _ in 0..2 {
         for name in ["tcp", "tcp6"] {
@@ -178,8 +182,9 @@ fn read_proc(path: &str, buf: &mut Vec<u8>) -> io::Result<()> {
     }
 }
 
-/// The socket descriptors of PID, as (fd, inode), in fd order. Reading /proc/PID/fd needs the
-/// same rights as ptrace's read mode: the process's user (and not made undumpable), or root.
+/// The socket descriptors of PID, as (fd, inode), in fd order. Reading the links in /proc/PID/fd
+/// needs ptrace's read mode: the process's user (with no capabilities beyond the caller's, and
+/// not made undumpable), or CAP_SYS_PTRACE.
 pub fn socket_fds(pid: i32) -> io::Result<Vec<(RawFd, u64)>> {
     let mut fds = Vec::new();
     for entry in fs::read_dir(format!("/proc/{pid}/fd"))? {
@@ -187,9 +192,13 @@ pub fn socket_fds(pid: i32) -> io::Result<Vec<(RawFd, u64)>> {
         let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
             continue;
         };
-        // A descriptor closed since the listing has no link any more.
-        let Ok(target) = fs::read_link(entry.path()) else {
-            continue;
+        let target = match fs::read_link(entry.path()) {
+            Ok(target) => target,
+            // A descriptor closed since the listing has no link any more.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            // Listing the directory needs less than reading its links: without the rights,
+            // the sockets would silently be missing.
+            Err(e) => return Err(e),
         };
         if let Some(inode) = socket_inode(&target.to_string_lossy()) {
             fds.push((fd, inode));

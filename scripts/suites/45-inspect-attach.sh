@@ -145,6 +145,47 @@ EOF
 [ "$json_rc" = 0 ] || why+=" exit $json_rc"
 verdict inspect-json "${why:+$why $(head -c 300 "$work/inspect.json")}"
 
+# Rights. Reading /proc/PID/fd's links needs ptrace's read mode, judged on the effective (fs)
+# ids; pidfd_getfd needs attach mode, judged on the real ids and the caller's capabilities.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && [ -x /usr/bin/python3 ]; then
+    cp "$KB" "$work/kashim"; chmod 755 "$work/kashim"
+    cp "$work/srv.py" "$work/srv-nobody.py"; chmod 644 "$work/srv-nobody.py"
+    # A target running as nobody (Debian's python3: the suite's own may live under /root).
+    coproc SRV { exec "${preload[@]}" setpriv --reuid nobody --regid nogroup --clear-groups \
+        /usr/bin/python3 "$work/srv-nobody.py" 2>&1; }
+    srv_pid=$SRV_PID wfd=${SRV[1]}; pids+=("$srv_pid")
+    while IFS= read -r -t 20 line <&"${SRV[0]}"; do [ "$line" = ready ] && break; done
+    # Effective id nobody (may read the links), real id 1000 (may not take descriptors): the
+    # options cannot be read, keepalive is judged from the kernel's timers.
+    run setpriv --ruid 1000 --euid nobody --rgid 1000 --egid nogroup --clear-groups \
+        "$work/kashim" --inspect "$srv_pid"
+    why=""
+    [ "$rc" = 0 ] || why+=" exit $rc: $(err);"
+    [ "$(out | tail -n 1)" = "6 of 6 connections have keepalive" ] || why+=" last line;"
+    [ "$(out | grep -c ' ESTABLISHED  ?  *yes, fires in ')" = 6 ] || why+=" expected 6 rows '? yes, fires in';"
+    out | grep -q "^note: IDLE/INTVL/CNT shows ? because reading the options (pidfd_getfd) is not permitted: .*CAP_SYS_PTRACE" ||
+        why+=" no note;"
+    verdict inspect-options-from-timers-without-ptrace-rights "${why:+$why $(out | tr '\n' '|')}"
+    exec {wfd}>&-; wait "$srv_pid" 2>/dev/null
+
+    # A target with more capabilities than kashim (root's): not even the links can be read.
+    # That is an error, not an empty "0 of 0" (which the directory listing alone would give).
+    coproc SRV { exec "$PY" "$work/srv.py" 2>&1; }
+    srv_pid=$SRV_PID wfd=${SRV[1]}; pids+=("$srv_pid")
+    while IFS= read -r -t 20 line <&"${SRV[0]}"; do [ "$line" = ready ] && break; done
+    run setpriv --ruid nobody --bounding-set -sys_ptrace "$work/kashim" --inspect "$srv_pid"
+    exec {wfd}>&-; wait "$srv_pid" 2>/dev/null
+    if [ "$rc" = 1 ] && [ ! -s "$work/out" ] &&
+        [[ $(err) == "kashim: --inspect $srv_pid: not permitted to read /proc/$srv_pid/fd; needs ptrace rights"*CAP_SYS_PTRACE* ]]; then
+        pass inspect-not-permitted
+    else
+        fail inspect-not-permitted "exit $rc: $(err) $(out | tr '\n' '|')"
+    fi
+else
+    skip inspect-options-from-timers-without-ptrace-rights "needs root, setpriv (util-linux) and /usr/bin/python3"
+    skip inspect-not-permitted "needs root, setpriv (util-linux) and /usr/bin/python3"
+fi
+
 # ---------------------------------------------------------------- --attach
 # asrv.py: a server started WITHOUT kashim. A listener, three connected pairs (client c1..c3,
 # accepted a1..a3; c3 turned SO_KEEPALIVE on itself), a UDP socket and a Unix socket pair. A thread
@@ -363,6 +404,23 @@ why=""
 [ "$(val c1 "$work/bad")" = "1 45 10 6 50000" ] || why+=" c1 changed: '$(val c1 "$work/bad")';"
 verdict attach-bad-value-exit-2 "$why"
 
+# IPv6 and IPv4-mapped connections and listeners (srv.py, without kashim) are attached too.
+coproc SRV { exec "$PY" "$work/srv.py" 2>&1; }
+srv_pid=$SRV_PID wfd=${SRV[1]}; pids+=("$srv_pid")
+while IFS= read -r -t 20 line <&"${SRV[0]}"; do [ "$line" = ready ] && break; done
+run "$KB" --attach "$srv_pid" --idle 30
+cp "$work/out" "$work/attach6.out"; a6_rc=$rc
+run "$KB" --inspect "$srv_pid"
+exec {wfd}>&-; wait "$srv_pid" 2>/dev/null
+why=""
+[ "$a6_rc" = 0 ] || why+=" attach exit $a6_rc;"
+[ "$(grep -c ' configured$' "$work/attach6.out")" = 9 ] || why+=" expected 9 configured sockets;"
+[ "$(tail -n 1 "$work/attach6.out")" = "6 of 6 connections have keepalive" ] || why+=" attach last line;"
+[ "$rc" = 0 ] || why+=" inspect exit $rc;"
+[ "$(out | grep -c '^\[::1\]:.* 30s/10s/6 ')" = 3 ] || why+=" expected 3 [::1] sockets at 30s/10s/6;"
+[ "$(out | grep -c '^\[::ffff:127.0.0.1\]:.* 30s/10s/6 ')" = 3 ] || why+=" expected 3 mapped sockets at 30s/10s/6;"
+verdict attach-ipv6-and-mapped "${why:+$why $(tr '\n' '|' <"$work/attach6.out")}"
+
 sh -c : & dead=$!; wait "$dead"
 run "$KB" --attach "$dead"
 if [ "$rc" = 1 ] && [ "$(err)" = "kashim: --attach $dead: no such process" ]; then pass attach-no-process
@@ -436,51 +494,67 @@ else
     skip attach-other-netns "needs root, unshare (util-linux) and ip (iproute2)"
 fi
 
-# A kernel without pidfd_getfd (before 5.6), made with a seccomp filter that answers ENOSYS.
+# Failures kashim's own system calls meet, made with a seccomp filter: a kernel without
+# pidfd_getfd (before 5.6: ENOSYS), and a setsockopt that fails (as a security policy might).
 if command -v gcc >/dev/null 2>&1; then
-    cat >"$work/nosys.c" <<'EOF'
-/* nosys CMD...: runs CMD with pidfd_getfd(2) failing with ENOSYS, as on Linux < 5.6. */
-#include <errno.h>
+    cat >"$work/failcall.c" <<'EOF'
+/* failcall pidfd_getfd|setsockopt ERRNO CMD...: runs CMD with that system call failing. */
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
+    if (argc < 4) return 125;
+    unsigned nr = strcmp(argv[1], "setsockopt") == 0 ? SYS_setsockopt : SYS_pidfd_getfd;
     struct sock_filter f[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pidfd_getfd, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)atoi(argv[2])),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     struct sock_fprog prog = {sizeof f / sizeof f[0], f};
-    if (argc < 2 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
-        perror("nosys");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
+        perror("failcall");
         return 125;
     }
-    execvp(argv[1], argv + 1);
-    perror(argv[1]);
+    execvp(argv[3], argv + 3);
+    perror(argv[3]);
     return 127;
 }
 EOF
-    if gcc -O -o "$work/nosys" "$work/nosys.c" 2>"$work/err"; then
+    if gcc -O -o "$work/failcall" "$work/failcall.c" 2>"$work/err"; then
         start_server e
         e_pid=$started_pid e_in=$started_in e_out=$started_out
-        run "$work/nosys" "$KB" --attach "$e_pid"
+        run "$work/failcall" pidfd_getfd 38 "$KB" --attach "$e_pid"   # 38: ENOSYS
         ask "$e_in" "$e_out" report "$work/enosys"
-        exec {e_in}>&-
         why=""
         [ "$rc" = 1 ] || why+=" exit $rc;"
         grep -q "^kashim: --attach $e_pid: this kernel has no pidfd_getfd; attach needs Linux 5.6 or newer" "$work/err" || why+=" message;"
         [ "$(val c1 "$work/enosys" | cut -d' ' -f1)" = 0 ] || why+=" c1 changed;"
         verdict attach-needs-linux-5.6 "${why:+$why $(err)}"
+
+        run "$work/failcall" setsockopt 1 "$KB" --attach "$e_pid" --idle 30   # 1: EPERM
+        ask "$e_in" "$e_out" report "$work/eperm"
+        exec {e_in}>&-
+        why=""
+        [ "$rc" = 1 ] || why+=" exit $rc (expected 1: sockets could not be configured);"
+        [ "$(out | grep -c 'FAILED: setsockopt TCP_KEEPIDLE=30: Operation not permitted$')" = 6 ] || why+=" expected 6 FAILED rows;"
+        [ "$(out | tail -n 1)" = "1 of 6 connections have keepalive" ] || why+=" last line;"
+        [ ! -s "$work/err" ] || why+=" stderr: $(err);"
+        [ "$(val c1 "$work/eperm" | cut -d' ' -f1)" = 0 ] || why+=" c1 changed;"
+        verdict attach-reports-what-failed "${why:+$why $(out | tr '\n' '|')}"
     else
         fail attach-needs-linux-5.6 "cannot build the seccomp helper: $(err)"
+        fail attach-reports-what-failed "cannot build the seccomp helper"
     fi
 else
     skip attach-needs-linux-5.6 "gcc not installed"
+    skip attach-reports-what-failed "gcc not installed"
 fi
 
 if command -v shellcheck >/dev/null 2>&1; then
