@@ -126,6 +126,9 @@ pub fn set(fd: i32, state: FdState) {
 /// Only chunks that exist are visited, and only non-Unknown slots are written, so closefrom(3) in
 /// a process that never used a high descriptor touches one chunk and maps no memory.
 pub fn forget_range(first: u32, last: u32) {
+    if crate::vfork::in_vfork_child() {
+        return; // as in set(): the parent's descriptors are not the child's
+    }
     let last = last.min(i32::MAX as u32) as usize;
     let mut fd = first as usize;
     while fd <= last {
