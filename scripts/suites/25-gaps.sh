@@ -127,7 +127,7 @@ deep_ok=1
     gcc -O1 -Wall -Werror -o "$bin/deepbind_test" "$src/deepbind_test.c" -Wl,--enable-new-dtags,-rpath,"$bin"
 } >"$tmp/cc.log" 2>&1 || { deep_ok=0; fail "gaps build deepbind" "$(head -n 3 "$tmp/cc.log" | tr '\n' ' ')"; }
 if [ $deep_ok = 1 ]; then
-    for m in now lazy own by-name runpath errors dlmopen; do
+    for m in now lazy own own-lazy by-name runpath errors dlmopen; do
         under "RTLD_DEEPBIND $m" -- "$bin/deepbind_test" "$bin" "$m" 2>"$tmp/deep.err"
         if [ -s "$tmp/deep.err" ]; then fail "RTLD_DEEPBIND $m: silent by default" "stderr: $(head -c 300 "$tmp/deep.err")"; fi
     done
@@ -139,6 +139,8 @@ if [ $deep_ok = 1 ]; then
         if [ "$n" = 1 ]; then pass "$1"; else fail "$1" "expected one line with [$3], stderr: $(tr '\n' ' ' <"$tmp/deep.err" | head -c 400)"; fi
     }
     info_line "RTLD_DEEPBIND own socket(): one info line naming the library" own \
+        "kashim: libdeep_own.so: its dependency libdeep_own_socket.so brings its own socket(); its sockets are not reached (use kashim --ebpf or --attach)"
+    info_line "RTLD_DEEPBIND own socket(), lazily bound: one info line naming the library" own-lazy \
         "kashim: libdeep_own.so: its dependency libdeep_own_socket.so brings its own socket(); its sockets are not reached (use kashim --ebpf or --attach)"
     info_line "RTLD_DEEPBIND by bare name: one info line naming the library" by-name \
         "kashim: libdeep_lazy.so: opened with RTLD_DEEPBIND by name"
