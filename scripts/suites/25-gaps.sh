@@ -163,6 +163,12 @@ else
                  socket_get_option($s, SOL_TCP, 5), " ", socket_get_option($s, SOL_TCP, 6);' 2>&1)
         if [ "$got" = "1 60 10 6" ]; then pass "php sockets: socket_create() gets kashim's values"
         else fail "php sockets: socket_create() gets kashim's values" "SO_KEEPALIVE TCP_KEEPIDLE TCP_KEEPINTVL TCP_KEEPCNT = [$got], expected [1 60 10 6]"; fi
+        # shellcheck disable=SC2016 # PHP code
+        got=$(without_kashim_env timeout 30 env LD_PRELOAD="$lib" KASHIM_ENABLED=0 php -r '
+            $s = socket_create(AF_INET, SOCK_STREAM, SOL_TCP);
+            echo socket_get_option($s, SOL_SOCKET, SO_KEEPALIVE), " ", socket_get_option($s, SOL_TCP, 4);' 2>&1)
+        if [ "$got" = "0 7200" ]; then pass "php sockets with KASHIM_ENABLED=0: nothing patched, kernel defaults"
+        else fail "php sockets with KASHIM_ENABLED=0" "got [$got], expected [0 7200]"; fi
     else
         skip "php sockets" "the sockets extension is not loaded (php-cli)"
     fi
