@@ -114,6 +114,30 @@ elif build inetd_server; then
         "keepalive=0 idle=7200" --accept -E LISTEN_PID=1 -- 3
 fi
 
+# A real inetd-style server: OpenSSH's sshd -i, as in issue 13. sshd turns SO_KEEPALIVE on itself
+# (TCPKeepAlive yes), so without kashim's start-up adoption its timers stay 7200/75/9.
+sshd=$(command -v sshd || echo /usr/sbin/sshd)
+if [ ! -x "$sshd" ]; then
+    skip "sshd -i" "sshd not installed (Debian package openssh-server)"
+elif [ "$(id -u)" != 0 ] || ! command -v systemd-socket-activate >/dev/null 2>&1 || [ -z "$python" ]; then
+    skip "sshd -i" "needs root, systemd-socket-activate and python3"
+else
+    ssh-keygen -q -N '' -t ed25519 -f "$tmp/hostkey" >/dev/null 2>&1
+    made_privsep=0
+    [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made_privsep=1; } # sshd's fixed privilege-separation dir
+    port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    without_kashim_env timeout 60 systemd-socket-activate -l "127.0.0.1:$port" --inetd --accept \
+        -E LD_PRELOAD="$lib" "$sshd" -i -f /dev/null -h "$tmp/hostkey" >"$tmp/sshd.log" 2>&1 &
+    pids+=($!)
+    got=$(timeout 30 "$python" "$src/server_keepalive.py" "$port" 2>&1)
+    kill "${pids[-1]}" 2>/dev/null
+    wait "${pids[-1]}" 2>/dev/null
+    [ $made_privsep = 1 ] && rmdir /run/sshd 2>/dev/null
+    if [ "$got" = "keepalive=1 idle=60 intvl=10 cnt=6" ]; then
+        pass "sshd -i under systemd-socket-activate --inetd: sshd's own SO_KEEPALIVE with kashim's 60/10/6"
+    else fail "sshd -i under systemd-socket-activate --inetd" "server socket: [$got]; $(tail -n 2 "$tmp/sshd.log" | tr '\n' ' ')"; fi
+fi
+
 # --- RTLD_DEEPBIND -------------------------------------------------------------------------------
 # C: libraries opened with RTLD_DEEPBIND (BIND_NOW and lazy), a tree with its own socket(), a bare
 # name (through the program's RUNPATH), dlerror()/handles unchanged, dlmopen.
