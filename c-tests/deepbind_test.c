@@ -1,7 +1,7 @@
 /* RTLD_DEEPBIND (issue 13, gap 1): a library opened with it binds its socket() to libc, past
  * kashim. Under kashim its TCP sockets must still be configured, and dlopen must behave exactly as
  * without kashim: same handles, same dlerror(), the program's own RUNPATH used for bare names.
- *   deepbind_test BINDIR now|lazy|own|by-name|runpath|errors|dlmopen */
+ *   deepbind_test BINDIR now|lazy|own|own-lazy|by-name|runpath|errors|dlmopen */
 #include "common.h"
 #include <dlfcn.h>
 
@@ -40,6 +40,11 @@ int main(int argc, char **argv) {
     } else if (strcmp(mode, "own") == 0) {
         socket_from(open_lib("libdeep_own.so", RTLD_NOW | RTLD_DEEPBIND),
                     "a RTLD_DEEPBIND tree with its own socket() keeps it (kashim stays out)", 0);
+    } else if (strcmp(mode, "own-lazy") == 0) {
+        /* The same, lazily bound: the slot still holds the PLT stub, which would resolve to the
+         * tree's own socket(). */
+        socket_from(open_lib("libdeep_own.so", RTLD_LAZY | RTLD_DEEPBIND),
+                    "a lazily bound RTLD_DEEPBIND tree with its own socket() keeps it", 0);
     } else if (strcmp(mode, "by-name") == 0) {
         /* Found through this program's RUNPATH; kashim passes the call through untouched. */
         socket_from(dlopen("libdeep_lazy.so", RTLD_NOW | RTLD_DEEPBIND),

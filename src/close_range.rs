@@ -3,9 +3,7 @@
 //! later lands on one of those numbers (received over SCM_RIGHTS, inherited, made by a raw system
 //! call) is inspected afresh instead of inheriting a stale "not TCP" or "configured" entry.
 //!
-//! The real functions are looked up by hand rather than with redhook: on a glibc without them the
-//! lookup fails, and these detours then answer ENOSYS (close_range) or do nothing (closefrom) as
-//! a libc without them would, instead of panicking.
+//! On a libc without them (glibc < 2.34) the detours make the system call themselves.
 
 use crate::fd_table;
 use crate::init::{guarded, tracking};
@@ -39,56 +37,48 @@ pub fn forget(range: Option<(u32, u32)>) {
 #[cfg(not(test))]
 mod hooks {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use crate::real::Next;
 
     type CloseRangeFn = unsafe extern "C" fn(c_uint, c_uint, c_int) -> c_int;
     type ClosefromFn = unsafe extern "C" fn(c_int);
 
-    static REAL_CLOSE_RANGE: AtomicUsize = AtomicUsize::new(0);
-    static REAL_CLOSEFROM: AtomicUsize = AtomicUsize::new(0);
+    static NEXT_CLOSE_RANGE: Next<CloseRangeFn> = Next::new(c"close_range");
+    static NEXT_CLOSEFROM: Next<ClosefromFn> = Next::new(c"closefrom");
 
-    /// dlsym(RTLD_NEXT, name), remembered; 0 if libc does not have it.
-    fn next(cache: &AtomicUsize, name: &'static [u8]) -> usize {
-        let known = cache.load(Ordering::Acquire);
-        if known != 0 {
-            return known;
-        }
-        // SAFETY: `name` is NUL-terminated; dlsym has no other preconditions.
-        let found = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()) } as usize;
-        cache.store(found, Ordering::Release);
-        found
+    /// Used only where libc has no close_range (glibc < 2.34): the system call itself (ENOSYS on
+    /// kernels before 5.9, as libc's would say).
+    unsafe extern "C" fn close_range_syscall(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+        libc::syscall(libc::SYS_close_range, first, last, flags) as c_int
+    }
+
+    /// Used only where libc has no closefrom: close_range to the end, which is what glibc's does.
+    unsafe extern "C" fn closefrom_syscall(lowest: c_int) {
+        let _errno = crate::errno::ErrnoGuard::save();
+        close_range_syscall(lowest.max(0) as c_uint, c_uint::MAX, 0);
     }
 
     pub fn resolve() {
-        let _errno = crate::errno::ErrnoGuard::save();
-        next(&REAL_CLOSE_RANGE, b"close_range\0");
-        next(&REAL_CLOSEFROM, b"closefrom\0");
-        // A failed lookup leaves a dlerror message a program could read after its own dl call.
+        NEXT_CLOSE_RANGE.resolve();
+        NEXT_CLOSEFROM.resolve();
+        // A failed lookup (an older libc) leaves a dlerror message a program could read later.
         // SAFETY: dlerror only reads and clears this thread's message.
         unsafe { libc::dlerror() };
     }
 
+    /// # Safety
+    /// As close_range(2).
     #[no_mangle]
     pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
         forget(released(first, last, flags));
-        match next(&REAL_CLOSE_RANGE, b"close_range\0") {
-            0 => {
-                crate::errno::set(libc::ENOSYS);
-                -1
-            }
-            // SAFETY: the address libc gave for close_range, which has this signature.
-            real => std::mem::transmute::<usize, CloseRangeFn>(real)(first, last, flags),
-        }
+        NEXT_CLOSE_RANGE.or(close_range_syscall)(first, last, flags)
     }
 
+    /// # Safety
+    /// As closefrom(3).
     #[no_mangle]
     pub unsafe extern "C" fn closefrom(lowest: c_int) {
         forget(Some(released_from(lowest)));
-        let real = next(&REAL_CLOSEFROM, b"closefrom\0");
-        if real != 0 {
-            // SAFETY: the address libc gave for closefrom, which has this signature.
-            std::mem::transmute::<usize, ClosefromFn>(real)(lowest)
-        }
+        NEXT_CLOSEFROM.or(closefrom_syscall)(lowest)
     }
 }
 

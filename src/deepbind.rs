@@ -26,21 +26,27 @@ const RTLD_DEEPBIND: c_int = 0x8;
 const LM_ID_BASE: libc::c_long = 0;
 
 /// The functions kashim hooks: the only slots it ever rewrites.
-pub const HOOKED: [&CStr; 12] = [
+pub const HOOKED: [&CStr; 19] = [
     c"socket",
     c"connect",
     c"accept",
     c"accept4",
     c"setsockopt",
     c"close",
+    c"dup",
     c"dup2",
     c"dup3",
+    c"fcntl",
+    c"fcntl64",
+    c"fclose",
+    c"freopen",
+    c"freopen64",
     c"close_range",
     c"closefrom",
+    c"vfork",
     c"dlopen",
     c"dlmopen",
 ];
-
 /// How a dlopen/dlmopen call is carried out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {

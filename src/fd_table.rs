@@ -6,7 +6,7 @@
 //! descriptors in the millions works without reserving memory up front. A descriptor whose chunk
 //! was never mapped is `Unknown`, which is always the safe answer: kashim then asks the kernel.
 
-use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU8, Ordering};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -47,6 +47,9 @@ const CHUNK_LEN: usize = 1 << CHUNK_BITS;
 /// Descriptors are non-negative `int`s: 2^31 / 2^16 chunks cover them all.
 const CHUNKS: usize = 1 << (31 - CHUNK_BITS);
 
+/// The highest descriptor ever recorded as anything but Unknown: close_range() and closefrom()
+/// need not look further (closefrom(3) in a process with 20 descriptors reads 20 entries).
+static HIGHEST: AtomicI32 = AtomicI32::new(-1);
 static FIRST_CHUNK: [AtomicU8; CHUNK_LEN] = [const { AtomicU8::new(0) }; CHUNK_LEN];
 static HIGHER_CHUNKS: [AtomicPtr<AtomicU8>; CHUNKS] =
     [const { AtomicPtr::new(std::ptr::null_mut()) }; CHUNKS];
@@ -120,6 +123,10 @@ pub fn set(fd: i32, state: FdState) {
     if crate::vfork::in_vfork_child() {
         return;
     }
+    // A load and a compare; the write only when a higher number than ever before is recorded.
+    if state != FdState::Unknown && fd > HIGHEST.load(Ordering::Relaxed) {
+        HIGHEST.fetch_max(fd, Ordering::AcqRel);
+    }
     // Forgetting never needs memory: an unmapped chunk already reads as Unknown.
     if let Some(s) = slot(fd, state != FdState::Unknown) {
         s.store(state as u8, Ordering::Release);
@@ -130,7 +137,14 @@ pub fn set(fd: i32, state: FdState) {
 /// Only chunks that exist are visited, and only non-Unknown slots are written, so closefrom(3) in
 /// a process that never used a high descriptor touches one chunk and maps no memory.
 pub fn forget_range(first: u32, last: u32) {
-    let last = last.min(i32::MAX as u32) as usize;
+    if crate::vfork::in_vfork_child() {
+        return; // as in set(): the parent's descriptors are not the child's
+    }
+    let highest = HIGHEST.load(Ordering::Acquire);
+    if highest < 0 {
+        return;
+    }
+    let last = last.min(highest as u32) as usize;
     let mut fd = first as usize;
     while fd <= last {
         let (chunk, index) = (fd >> CHUNK_BITS, fd & (CHUNK_LEN - 1));

@@ -237,7 +237,7 @@ fn carry_out(fd: c_int, state: FdState, action: Action, config: &Config, context
 
 /// FORCE=cap on a socket whose keepalive the program set first: if keepalive is on, idle,
 /// interval and count above kashim's are lowered; if off, it stays off.
-fn cap_existing(fd: c_int, config: &Config, context: &str) -> FdState {
+pub fn cap_existing(fd: c_int, config: &Config, context: &str) -> FdState {
     let _errno = ErrnoGuard::save();
     if sockopt::get_int(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE) != Some(1) {
         debug!(

@@ -114,6 +114,30 @@ elif build inetd_server; then
         "keepalive=0 idle=7200" --accept -E LISTEN_PID=1 -- 3
 fi
 
+# A real inetd-style server: OpenSSH's sshd -i, as in issue 13. sshd turns SO_KEEPALIVE on itself
+# (TCPKeepAlive yes), so without kashim's start-up adoption its timers stay 7200/75/9.
+sshd=$(command -v sshd || echo /usr/sbin/sshd)
+if [ ! -x "$sshd" ]; then
+    skip "sshd -i" "sshd not installed (Debian package openssh-server)"
+elif [ "$(id -u)" != 0 ] || ! command -v systemd-socket-activate >/dev/null 2>&1 || [ -z "$python" ]; then
+    skip "sshd -i" "needs root, systemd-socket-activate and python3"
+else
+    ssh-keygen -q -N '' -t ed25519 -f "$tmp/hostkey" >/dev/null 2>&1
+    made_privsep=0
+    [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made_privsep=1; } # sshd's fixed privilege-separation dir
+    port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    without_kashim_env timeout 60 systemd-socket-activate -l "127.0.0.1:$port" --inetd --accept \
+        -E LD_PRELOAD="$lib" "$sshd" -i -f /dev/null -h "$tmp/hostkey" >"$tmp/sshd.log" 2>&1 &
+    pids+=($!)
+    got=$(timeout 30 "$python" "$src/server_keepalive.py" "$port" 2>&1)
+    kill "${pids[-1]}" 2>/dev/null
+    wait "${pids[-1]}" 2>/dev/null
+    [ $made_privsep = 1 ] && rmdir /run/sshd 2>/dev/null
+    if [ "$got" = "keepalive=1 idle=60 intvl=10 cnt=6" ]; then
+        pass "sshd -i under systemd-socket-activate --inetd: sshd's own SO_KEEPALIVE with kashim's 60/10/6"
+    else fail "sshd -i under systemd-socket-activate --inetd" "server socket: [$got]; $(tail -n 2 "$tmp/sshd.log" | tr '\n' ' ')"; fi
+fi
+
 # --- RTLD_DEEPBIND -------------------------------------------------------------------------------
 # C: libraries opened with RTLD_DEEPBIND (BIND_NOW and lazy), a tree with its own socket(), a bare
 # name (through the program's RUNPATH), dlerror()/handles unchanged, dlmopen.
@@ -127,7 +151,7 @@ deep_ok=1
     gcc -O1 -Wall -Werror -o "$bin/deepbind_test" "$src/deepbind_test.c" -Wl,--enable-new-dtags,-rpath,"$bin"
 } >"$tmp/cc.log" 2>&1 || { deep_ok=0; fail "gaps build deepbind" "$(head -n 3 "$tmp/cc.log" | tr '\n' ' ')"; }
 if [ $deep_ok = 1 ]; then
-    for m in now lazy own by-name runpath errors dlmopen; do
+    for m in now lazy own own-lazy by-name runpath errors dlmopen; do
         under "RTLD_DEEPBIND $m" -- "$bin/deepbind_test" "$bin" "$m" 2>"$tmp/deep.err"
         if [ -s "$tmp/deep.err" ]; then fail "RTLD_DEEPBIND $m: silent by default" "stderr: $(head -c 300 "$tmp/deep.err")"; fi
     done
@@ -139,6 +163,8 @@ if [ $deep_ok = 1 ]; then
         if [ "$n" = 1 ]; then pass "$1"; else fail "$1" "expected one line with [$3], stderr: $(tr '\n' ' ' <"$tmp/deep.err" | head -c 400)"; fi
     }
     info_line "RTLD_DEEPBIND own socket(): one info line naming the library" own \
+        "kashim: libdeep_own.so: its dependency libdeep_own_socket.so brings its own socket(); its sockets are not reached (use kashim --ebpf or --attach)"
+    info_line "RTLD_DEEPBIND own socket(), lazily bound: one info line naming the library" own-lazy \
         "kashim: libdeep_own.so: its dependency libdeep_own_socket.so brings its own socket(); its sockets are not reached (use kashim --ebpf or --attach)"
     info_line "RTLD_DEEPBIND by bare name: one info line naming the library" by-name \
         "kashim: libdeep_lazy.so: opened with RTLD_DEEPBIND by name"
@@ -161,6 +187,12 @@ else
                  socket_get_option($s, SOL_TCP, 5), " ", socket_get_option($s, SOL_TCP, 6);' 2>&1)
         if [ "$got" = "1 60 10 6" ]; then pass "php sockets: socket_create() gets kashim's values"
         else fail "php sockets: socket_create() gets kashim's values" "SO_KEEPALIVE TCP_KEEPIDLE TCP_KEEPINTVL TCP_KEEPCNT = [$got], expected [1 60 10 6]"; fi
+        # shellcheck disable=SC2016 # PHP code
+        got=$(without_kashim_env timeout 30 env LD_PRELOAD="$lib" KASHIM_ENABLED=0 php -r '
+            $s = socket_create(AF_INET, SOCK_STREAM, SOL_TCP);
+            echo socket_get_option($s, SOL_SOCKET, SO_KEEPALIVE), " ", socket_get_option($s, SOL_TCP, 4);' 2>&1)
+        if [ "$got" = "0 7200" ]; then pass "php sockets with KASHIM_ENABLED=0: nothing patched, kernel defaults"
+        else fail "php sockets with KASHIM_ENABLED=0" "got [$got], expected [0 7200]"; fi
     else
         skip "php sockets" "the sockets extension is not loaded (php-cli)"
     fi

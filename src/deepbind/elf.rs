@@ -115,6 +115,13 @@ impl Object<'_> {
         if symtab == 0 || strtab == 0 {
             return;
         }
+        // Most imports share no first letter with the names asked for: skip them before strlen.
+        let mut first_letters = [false; 256];
+        for name in names {
+            if let Some(&b) = name.to_bytes().first() {
+                first_letters[b as usize] = true;
+            }
+        }
         let mut scan = |table: usize, size: usize| {
             if table == 0 {
                 return;
@@ -130,7 +137,11 @@ impl Object<'_> {
                 if sym.shndx != 0 || sym.name as usize >= strsz.max(1) {
                     continue; // defined in the object itself: not an import
                 }
-                let name = CStr::from_ptr((strtab + sym.name as usize) as *const c_char);
+                let name = (strtab + sym.name as usize) as *const c_char;
+                if !first_letters[*name as u8 as usize] {
+                    continue;
+                }
+                let name = CStr::from_ptr(name);
                 if let Some(index) = names.iter().position(|n| *n == name) {
                     found(Slot {
                         address: self.base + r.offset as usize,

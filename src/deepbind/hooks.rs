@@ -261,9 +261,16 @@ fn object_name(address: usize) -> Vec<u8> {
 struct Patch<'a> {
     before: Option<&'a Loaded>,
     targets: &'a Targets,
-    /// Per hooked function: the value a slot must hold to be rewritten (libc's function), or 0.
-    expect: [usize; HOOKED.len()],
     page: usize,
+    /// The first pass rewrites slots already bound to libc's function and notes the rest; the
+    /// second rewrites the lazy stubs of the names in `lazy_to_libc`.
+    second_pass: bool,
+    /// Names with a lazy (not yet resolved) PLT slot in a new object.
+    lazy: u32,
+    /// Names whose lazy stubs would resolve to libc's function (dlsym on the handle says so).
+    lazy_to_libc: u32,
+    /// Per name: a value found bound to neither libc nor kashim (the tree's own definition).
+    other: [usize; HOOKED.len()],
     patched: usize,
     which: u32,
 }
@@ -278,37 +285,54 @@ fn after_load(handle: *mut c_void, file: *const c_char, before: Option<Loaded>) 
             return;
         };
         let file = name(file).unwrap_or_default();
-        let targets = targets();
         let mut patch = Patch {
             before: before.as_ref().filter(|b| b.complete),
-            targets,
-            expect: [0; HOOKED.len()],
+            targets: targets(),
             // SAFETY: getauxval has no preconditions.
             page: unsafe { libc::getauxval(libc::AT_PAGESZ) } as usize,
+            second_pass: false,
+            lazy: 0,
+            lazy_to_libc: 0,
+            other: [0; HOOKED.len()],
             patched: 0,
             which: 0,
         };
-        for (i, hooked) in HOOKED.iter().enumerate() {
-            if targets.hook[i] == 0 || targets.real[i] == 0 {
-                continue;
+        if !patch.page.is_power_of_two() {
+            return;
+        }
+        // SAFETY: the callback reads loaded objects only while the loader keeps them loaded.
+        unsafe { libc::dl_iterate_phdr(Some(patch_object), (&mut patch as *mut Patch).cast()) };
+        if patch.lazy != 0 {
+            // Lazy slots resolve through the new tree: ask it (only now, outside the loader's lock).
+            for (i, hooked) in HOOKED.iter().enumerate() {
+                if patch.lazy & (1 << i) == 0 {
+                    continue;
+                }
+                // SAFETY: a live handle and a NUL-terminated name.
+                let tree = unsafe { libc::dlsym(handle, hooked.as_ptr()) } as usize;
+                if tree == patch.targets.real[i] {
+                    patch.lazy_to_libc |= 1 << i;
+                } else if tree != 0 && tree != patch.targets.hook[i] {
+                    patch.other[i] = tree;
+                }
             }
-            // What the new tree binds this name to.
-            // SAFETY: a live handle and a NUL-terminated name.
-            let tree = unsafe { libc::dlsym(handle, hooked.as_ptr()) } as usize;
-            if tree == targets.real[i] {
-                patch.expect[i] = tree;
-            } else if tree != 0 && tree != targets.hook[i] {
+            if patch.lazy_to_libc != 0 {
+                patch.second_pass = true;
+                // SAFETY: as above.
+                unsafe {
+                    libc::dl_iterate_phdr(Some(patch_object), (&mut patch as *mut Patch).cast())
+                };
+            }
+        }
+        for (i, hooked) in HOOKED.iter().enumerate() {
+            if patch.other[i] != 0 {
                 let what = format!(
                     "its dependency {} brings its own {}()",
-                    String::from_utf8_lossy(short_name(&object_name(tree))),
+                    String::from_utf8_lossy(short_name(&object_name(patch.other[i]))),
                     hooked.to_string_lossy()
                 );
                 info_once(file, &what);
             }
-        }
-        if patch.page.is_power_of_two() && patch.expect.iter().any(|&e| e != 0) {
-            // SAFETY: the callback reads loaded objects only while the loader keeps them loaded.
-            unsafe { libc::dl_iterate_phdr(Some(patch_object), (&mut patch as *mut Patch).cast()) };
         }
         if patch.patched == 0 {
             return; // a tree that makes no socket calls of its own: nothing to say
@@ -364,14 +388,25 @@ unsafe extern "C" fn patch_object(
     });
     for slot in slots.iter().flatten() {
         let i = slot.name;
-        let (expect, hook) = (patch.expect[i], patch.targets.hook[i]);
-        if expect == 0 {
-            continue;
+        let (real, hook) = (patch.targets.real[i], patch.targets.hook[i]);
+        if real == 0 || hook == 0 {
+            continue; // kashim is not the global definition of this name
         }
         let value = elf::read(slot.address);
-        // Bound to libc's function, or a lazy PLT stub that would resolve to it.
-        let bound_to_libc = value == expect || (slot.plt && object.contains(value));
-        if bound_to_libc && object.write(slot.address, hook, patch.page) {
+        let lazy_stub = slot.plt && object.contains(value);
+        let rewrite = if patch.second_pass {
+            lazy_stub && patch.lazy_to_libc & (1 << i) != 0
+        } else if value == real {
+            true // bound to libc's function, past kashim
+        } else {
+            if lazy_stub {
+                patch.lazy |= 1 << i;
+            } else if value != hook && value != 0 && patch.other[i] == 0 {
+                patch.other[i] = value;
+            }
+            false
+        };
+        if rewrite && object.write(slot.address, hook, patch.page) {
             patch.patched += 1;
             patch.which |= 1 << i;
         }

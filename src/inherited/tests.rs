@@ -150,3 +150,64 @@ fn listeners_udp_unix_and_pipes_are_left_alone() {
         libc::close(pipe[1]);
     }
 }
+
+fn config(vars: &[(&str, &str)]) -> Config {
+    Config::from_vars(
+        vars.iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())),
+    )
+    .config
+}
+
+#[test]
+fn scope_rules_apply_inherited_connections_count_as_inbound() {
+    let (_l, _client, server) = connection(); // peer 127.0.0.1
+    let fd = server.as_raw_fd();
+    adopt_connected(fd, &config(&[("KASHIM_ONLY", "10.0.0.0/8")]), "test", None);
+    assert_eq!(keepalive(fd)[0], 0, "out of scope: untouched");
+    assert_eq!(fd_table::get(fd), FdState::OutOfScope);
+    adopt_connected(
+        fd,
+        &config(&[("KASHIM_DIRECTION", "outbound")]),
+        "test",
+        None,
+    );
+    assert_eq!(keepalive(fd)[0], 0, "inbound, rules say outbound only");
+    adopt_connected(
+        fd,
+        &config(&[
+            ("KASHIM_ONLY", "127.0.0.1"),
+            ("KASHIM_DIRECTION", "inbound"),
+        ]),
+        "test",
+        None,
+    );
+    assert_eq!(keepalive(fd), [1, 60, 10, 6]);
+    assert_eq!(fd_table::get(fd), FdState::Configured);
+}
+
+#[test]
+fn force_cap_lowers_the_passers_longer_timers() {
+    let (_l, _client, server) = connection();
+    let fd = server.as_raw_fd();
+    let (on, idle): (c_int, c_int) = (1, 300);
+    // SAFETY: live ints.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            (&on as *const c_int).cast(),
+            4,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPIDLE,
+            (&idle as *const c_int).cast(),
+            4,
+        );
+    }
+    adopt_connected(fd, &config(&[("KASHIM_FORCE", "cap")]), "test", None);
+    assert_eq!(keepalive(fd), [1, 60, 10, 6]);
+}
