@@ -164,6 +164,11 @@ pub fn adopt_connected(
     if kind != Peer::Inet {
         return None; // left as today: a listener is inspected at its first accept()
     }
+    if !crate::scope::inherited_in_scope(config, &address.bytes[..address.len]) {
+        debug!(config, "fd {fd}: {context}: out of scope; left alone");
+        fd_table::set(fd, FdState::OutOfScope);
+        return None;
+    }
     if !config.force {
         match keepalive_on(fd) {
             None => return None,
