@@ -55,6 +55,9 @@ Scenarios, all run side by side (each on its own port):
   7b  the same, then the crawler vanishes: recv fails with ETIMEDOUT after ~${DEAD_AFTER} s
   8a  a statically linked C crawler under kashim --ebpf       -> survives
   8b  the same crawler with plain LD_PRELOAD: a static binary ignores it -> reset
+  9   kashim on the controller with KASHIM_ONLY=10.77.1.2 (the crawler): survives, and
+      ss shows a keepalive timer on that connection but none on a second connection the
+      controller's namespace opens to an address KASHIM_ONLY does not name
 kashim timers used: KASHIM_IDLE=${K_IDLE} KASHIM_INTERVAL=${K_INTVL} KASHIM_COUNT=${K_COUNT}.
 
 Output: one row per scenario: ✓ or ✗ (observed vs expected), what happened, and when.
@@ -98,6 +101,7 @@ SCENARIOS=(
     "7b|peer vanishes after --attach|ETIMEDOUT ~${DEAD_AFTER} s|kashim attach|differs"
     "8a|static crawler under kashim --ebpf|survives|ebpf static|differs"
     "8b|static crawler, LD_PRELOAD only|reset (Errno 104)|kashim static|same"
+    "9|KASHIM_ONLY names only the crawler|survives|kashim|differs"
 )
 
 field() { local f; IFS='|' read -r -a f <<<"$1"; printf '%s' "${f[$2]:-}"; }   # field LINE N
@@ -294,7 +298,7 @@ run_scenario() {
     case "$id" in
         2a|6a|6b|8b) k_crawl=yes ;;
         8a) k_crawl=ebpf ;;
-        2b|4a|5a|5b) k_ctl=yes ;;
+        2b|4a|5a|5b|9) k_ctl=yes ;;
         2c) k_ctl=yes; k_crawl=yes ;;
     esac
     case "$id" in
@@ -319,6 +323,7 @@ run_scenario() {
             --tasks 2 --quiet "$QUIET"
     else
         if [ "$id" = 5a ] && [ "$without" = 0 ]; then extra=("KASHIM_USER_TIMEOUT=${USER_TIMEOUT}s"); fi
+        if [ "$id" = 9 ] && [ "$without" = 0 ]; then extra=("KASHIM_ONLY=10.77.1.2"); fi
         start controller "$clog" 30 INT "$k_ctl" ${extra[@]+"${extra[@]}"} "${ctl_args[@]}"
     fi
     cpid=$started
@@ -344,6 +349,26 @@ run_scenario() {
             fi
             : >"$WORK/$id.attached" ;;
     esac
+
+    local scope_ss=""
+    if [ "$id" = 9 ]; then
+        # A second connection from the controller's namespace, under the same settings, to an
+        # address KASHIM_ONLY does not name (the firewall host). During the quiet spell ss shows
+        # which of the two has its keepalive timer armed.
+        local p2=$((p + 100)) ka_crawler ka_other
+        timeout 30 "$PY" -c "import socket,time; l=socket.create_server(('10.77.2.1',$p2)); c,_=l.accept(); time.sleep(25)" \
+            >"$WORK/$id.other-server.log" 2>&1 &
+        echo $! >>"$WORK/pids"
+        sleep 0.3
+        start controller "$WORK/$id.other.log" 30 TERM "$k_ctl" ${extra[@]+"${extra[@]}"} "$PY" -u -c \
+            "import socket,time; s=socket.create_connection(('10.77.2.1',$p2)); print('connected'); time.sleep(25)"
+        if wait_line "$WORK/$id.other.log" connected 8 && wait_line "$clog" "quiet for" 8; then
+            ka_crawler=$(ip netns exec controller ss -Htno state established "( sport = :$p )" | grep -c 'timer:(keepalive')
+            ka_other=$(ip netns exec controller ss -Htno state established "( dport = :$p2 )" |
+                awk '{ n++; if (/timer:\(keepalive/) k++ } END { print n ? (k ? "keepalive" : "none") : "absent" }')
+            scope_ss="ss: crawler connection keepalive timers $ka_crawler, unnamed connection timer: $ka_other"
+        else scope_ss="ss: not checked (second connection or quiet spell not seen)"; fi
+    fi
 
     case "$id" in
         4a|4b|7b)
@@ -415,6 +440,10 @@ run_scenario() {
                 obs="$obs; $attached"
             fi ;;
     esac
+    if [ "$id" = 9 ]; then
+        obs="$obs; $scope_ss"
+        [[ $scope_ss == *"keepalive timers 1, unnamed connection timer: none" ]] || res=fail
+    fi
     printf '%s\t%s\n' "$res" "$obs" >"$WORK/$id.result"
 }
 

@@ -15,7 +15,7 @@
 //! as the TCP test: on UDP, SCTP or raw sockets it fails with ENOPROTOOPT and changes nothing.
 //! Nothing is read from files; LISTEN_PID costs one getpid, and only when it is set.
 
-use crate::config::{Config, Side};
+use crate::config::Config;
 use crate::debug;
 use crate::errno::{self, ErrnoGuard};
 use crate::fd_table::{self, FdState};
@@ -164,15 +164,10 @@ pub fn adopt_connected(
     if kind != Peer::Inet {
         return None; // left as today: a listener is inspected at its first accept()
     }
-    // Scope rules: an inherited connection counts as inbound (inetd and socket activation accepted
-    // it for this program); its peer is the address getpeername just gave.
-    if config.scope.is_set() {
-        let peer = crate::scope::peer_from_bytes(&address.bytes[..address.len]);
-        if !config.scope.matches(Side::Inbound, peer) {
-            debug!(config, "fd {fd}: {context}: out of scope; left alone");
-            fd_table::set(fd, FdState::OutOfScope);
-            return None;
-        }
+    if !crate::scope::inherited_in_scope(config, &address.bytes[..address.len]) {
+        debug!(config, "fd {fd}: {context}: out of scope; left alone");
+        fd_table::set(fd, FdState::OutOfScope);
+        return None;
     }
     if !config.force {
         match keepalive_on(fd) {

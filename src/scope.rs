@@ -143,6 +143,15 @@ fn connection_under_way(rc: c_int, err: c_int) -> bool {
     rc == 0 || err == libc::EINPROGRESS || err == libc::EINTR
 }
 
+/// A connection inherited already connected (inetd, socket activation with Accept=yes): it was
+/// accepted by whoever passed it, so it is matched as inbound, on its peer.
+pub fn inherited_in_scope(config: &Config, sockaddr: &[u8]) -> bool {
+    !config.scope.is_set()
+        || config
+            .scope
+            .matches(Side::Inbound, peer_from_bytes(sockaddr))
+}
+
 /// connect() hook: true when the decision is taken after the real call.
 pub fn decides_after_connect() -> bool {
     guarded(false, || active_config().is_some_and(decides))

@@ -41,6 +41,9 @@ pub enum Value {
     Required(&'static str),
     /// The flag takes a value if the next word is not an option.
     Optional(&'static str),
+    /// The flag alone, or with a value written `--flag=VALUE` (never the next word, which is
+    /// the COMMAND in `kashim --force curl`).
+    Attached(&'static str),
 }
 
 pub struct Flag {
@@ -59,6 +62,9 @@ pub struct Flag {
 use ModeKind::*;
 const KEEPALIVE_MODES: &[ModeKind] = &[Run, PrintEnv, Attach, Ebpf];
 const PRELOAD_MODES: &[ModeKind] = &[Run, PrintEnv];
+/// Scope options: decided by the library at connect()/accept(). --attach and --ebpf do not apply
+/// them (yet), so there they are an error rather than silently ignored.
+const SCOPE_MODES: &[ModeKind] = &[Run, PrintEnv];
 const ANY: &[ModeKind] = &[Run, PrintEnv, Inspect, Attach, Ebpf];
 
 pub const FLAGS: &[Flag] = &[
@@ -101,11 +107,47 @@ pub const FLAGS: &[Flag] = &[
     Flag {
         long: "--force",
         short: None,
-        value: Value::None,
-        accepts: "",
-        help: "kashim's values replace the program's own keepalive settings\n(KASHIM_FORCE=1). Default: the program's own choice wins.",
+        value: Value::Attached("cap|true"),
+        accepts: "cap or true",
+        help: "kashim's values replace the program's own keepalive settings\n(KASHIM_FORCE=1). --force=cap: kashim's idle, interval and count are\nupper bounds: longer values of the program are lowered, shorter ones and\nkeepalive turned off stand (a run and --print-env only). Default: the\nprogram's own choice wins.",
         modes: KEEPALIVE_MODES,
         var: Some("KASHIM_FORCE"),
+    },
+    Flag {
+        long: "--direction",
+        short: None,
+        value: Value::Required("DIR"),
+        accepts: "both, outbound or inbound",
+        help: "which connections get keepalive: outbound (the program's connect()),\ninbound (accepted) or both (KASHIM_DIRECTION). Default both.",
+        modes: SCOPE_MODES,
+        var: Some("KASHIM_DIRECTION"),
+    },
+    Flag {
+        long: "--only",
+        short: None,
+        value: Value::Required("RULES"),
+        accepts: "comma-separated addresses/CIDRs with optional :port[-port], e.g. 10.0.0.0/8,[2001:db8::]/32:443,:5432",
+        help: "only connections to (outbound) or from (inbound) these addresses get\nkeepalive (KASHIM_ONLY): comma-separated IPv4 or [IPv6] addresses or CIDRs,\neach with an optional :port or :port-range, e.g. 10.0.0.0/8,:5432.",
+        modes: SCOPE_MODES,
+        var: Some("KASHIM_ONLY"),
+    },
+    Flag {
+        long: "--except",
+        short: None,
+        value: Value::Required("RULES"),
+        accepts: "comma-separated addresses/CIDRs with optional :port[-port], e.g. 10.0.0.5,:22",
+        help: "these connections never get keepalive, even if --only names them\n(KASHIM_EXCEPT). Same rules as --only.",
+        modes: SCOPE_MODES,
+        var: Some("KASHIM_EXCEPT"),
+    },
+    Flag {
+        long: "--no-children",
+        short: None,
+        value: Value::None,
+        accepts: "",
+        help: "only COMMAND's own process gets keepalive: the programs it starts inherit\nneither libkashim.so nor KASHIM_* (KASHIM_CHILDREN=0).",
+        modes: SCOPE_MODES,
+        var: Some("KASHIM_CHILDREN"),
     },
     Flag {
         long: "--log",
@@ -349,13 +391,20 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
             }
             Value::Required(_) => Some(required_value(&mut parser, &spelled, f)?),
             Value::Optional(_) => optional_value(&mut parser),
+            Value::Attached(_) if is_long => parser.optional_value(),
+            Value::Attached(_) => None,
         };
         match f.long {
             "--verbose" => verbose = verbose.saturating_add(1),
             "--force" => settings.push(SettingArg {
                 flag: f.long,
                 var: "KASHIM_FORCE",
-                value: "1".into(),
+                value: value.unwrap_or_else(|| "1".into()),
+            }),
+            "--no-children" => settings.push(SettingArg {
+                flag: f.long,
+                var: "KASHIM_CHILDREN",
+                value: "0".into(),
             }),
             "--lib" => lib = Some(PathBuf::from(nonempty(value.unwrap(), f)?)),
             "--print-env" => print_env = Some(value),
@@ -423,6 +472,17 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
                     .join(", ")
             )));
         }
+    }
+    // cap is decided by the library at each setsockopt; --attach and --ebpf cannot apply it.
+    if !SCOPE_MODES.contains(&kind)
+        && settings
+            .iter()
+            .any(|s| s.var == "KASHIM_FORCE" && s.value.eq_ignore_ascii_case("cap"))
+    {
+        return Err(Error::usage(format!(
+            "--force=cap has no effect with {} (it applies to: a run, --print-env)",
+            kind.flag()
+        )));
     }
     if kind != Ebpf {
         for (on, name) in [

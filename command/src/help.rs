@@ -41,6 +41,7 @@ pub fn help_text() -> String {
             Value::None => {}
             Value::Required(v) => left = format!("{left} {v}"),
             Value::Optional(v) => left = format!("{left} [{v}]"),
+            Value::Attached(v) => left = format!("{left}[={v}]"),
         }
         let mut lines = f.help.lines();
         let first = lines.next().unwrap_or("");

@@ -132,4 +132,40 @@ mod tests {
         let s = resolve(env(&[("KASHIM_IDLE", "30"), ("KASHIM_IDLE", "x")]), &[]).unwrap();
         assert_eq!(s.config.idle_s, 30);
     }
+
+    #[test]
+    fn scope_values_are_checked_like_the_library() {
+        let s = resolve(
+            env(&[("KASHIM_EXCEPT", ":22")]),
+            &[
+                arg("--only", "KASHIM_ONLY", "10.0.0.0/8,[::1]:443"),
+                arg("--force", "KASHIM_FORCE", "cap"),
+                arg("--no-children", "KASHIM_CHILDREN", "0"),
+            ],
+        )
+        .unwrap();
+        assert!(s.config.force_cap && !s.config.children);
+        assert_eq!(s.config.scope.only.rules().len(), 2);
+        assert_eq!(s.config.scope.except.rules().len(), 1);
+        let err = resolve(
+            env(&[("KASHIM_DIRECTION", "up")]),
+            &[arg("--only", "KASHIM_ONLY", "10.0.0.0/8,bad")],
+        )
+        .unwrap_err();
+        assert!(err.lines[0].starts_with(
+            "KASHIM_DIRECTION=\"up\" is not a direction (accepted: both, outbound, inbound)"
+        ));
+        assert!(
+            err.lines[1].starts_with("--only \"10.0.0.0/8,bad\" entry \"bad\" is not an IPv4 address (accepted: comma-separated"),
+            "{:?}",
+            err.lines
+        );
+        assert!(!err.lines[1].contains("ignored"), "{:?}", err.lines);
+        let err = resolve(env(&[]), &[arg("--force", "KASHIM_FORCE", "maybe")]).unwrap_err();
+        assert!(
+            err.lines[0].starts_with("--force \"maybe\" is not a boolean or cap"),
+            "{:?}",
+            err.lines
+        );
+    }
 }

@@ -351,12 +351,15 @@ pub fn check(name: &str, value: &[u8]) -> Result<(), String> {
     if name == "KASHIM_ONLY" || name == "KASHIM_EXCEPT" {
         // The command refuses any bad entry: report the first problem.
         let parsed = scope::parse_rules(value);
+        if let Some((entry, why)) = parsed.bad.first() {
+            return Err(format!(
+                "entry \"{entry}\" {why} (accepted: {})",
+                scope::ACCEPTS_RULES
+            ));
+        }
         return match parsed.problems(name == "KASHIM_ONLY").into_iter().next() {
             None => Ok(()),
-            Some(line) if parsed.bad.is_empty() => {
-                Err(format!("{} (accepted: {})", line, scope::ACCEPTS_RULES))
-            }
-            Some(line) => Err(line),
+            Some(line) => Err(format!("{line} (accepted: {})", scope::ACCEPTS_RULES)),
         };
     }
     parse_var(name, value)

@@ -112,6 +112,11 @@ elif build inetd_server; then
         "keepalive=1 idle=300" --accept -- 3 own
     activated "LISTEN_PID of another process: fd 3 is not touched" \
         "keepalive=0 idle=7200" --accept -E LISTEN_PID=1 -- 3
+    # Scope rules: an inherited connection is matched as inbound, on its peer (docs/scope.md).
+    activated "scope: an inherited connection KASHIM_ONLY names gets kashim's values" \
+        "$kashim_values" --accept -E KASHIM_ONLY=127.0.0.1 -- 3
+    activated "scope: an inherited connection KASHIM_ONLY does not name is left alone" \
+        "keepalive=0 idle=7200" --accept -E KASHIM_ONLY=10.0.0.0/8 -- 3
 fi
 
 # A real inetd-style server: OpenSSH's sshd -i, as in issue 13. sshd turns SO_KEEPALIVE on itself

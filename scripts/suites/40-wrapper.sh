@@ -123,7 +123,9 @@ bad_case '--idle "" is empty' --idle= "${touch_cmd[@]}"
 bad_case '--idle needs a value' --idle --count 3 "${touch_cmd[@]}"
 bad_case '--count needs a value' --count
 bad_case 'unknown option --frobnicate' --frobnicate "${touch_cmd[@]}"
-bad_case '--force takes no value' --force=yes "${touch_cmd[@]}"
+bad_case '--force "maybe" is not a boolean or cap' --force=maybe "${touch_cmd[@]}"
+bad_case '--only "10.0.0.0/8,bad" entry "bad" is not an IPv4 address' --only 10.0.0.0/8,bad "${touch_cmd[@]}"
+bad_case '--no-children has no effect with --ebpf' --ebpf --no-children -- "${touch_cmd[@]}"
 bad_case 'missing COMMAND' --idle 30
 bad_case 'missing COMMAND' --
 bad_case 'no such readable file' --lib "$work/nope.so" "${touch_cmd[@]}"

@@ -218,3 +218,25 @@ fn real_sockets_in_and_out_of_scope() {
     assert_eq!(fd_table::get(fd), FdState::Configured);
     fd_table::set(fd, FdState::Unknown);
 }
+
+#[test]
+fn inherited_connections_are_matched_as_inbound() {
+    let peer = sockaddr_in([10, 0, 0, 1], 4000);
+    assert!(inherited_in_scope(&Config::default(), &peer));
+    assert!(inherited_in_scope(
+        &config(&[("KASHIM_ONLY", "10.0.0.0/8")]),
+        &peer
+    ));
+    assert!(!inherited_in_scope(
+        &config(&[("KASHIM_ONLY", "11.0.0.0/8")]),
+        &peer
+    ));
+    assert!(!inherited_in_scope(
+        &config(&[("KASHIM_DIRECTION", "outbound")]),
+        &peer
+    ));
+    assert!(inherited_in_scope(
+        &config(&[("KASHIM_DIRECTION", "inbound")]),
+        &peer
+    ));
+}

@@ -49,7 +49,7 @@ fn syntax_errors_are_one_line() {
     assert!(usage_line(&["--idle", "--count", "3", "ls"]).starts_with("--idle needs a value"));
     assert!(usage_line(&["--count"]).starts_with("--count needs a value"));
     assert!(usage_line(&["--frobnicate", "ls"]).starts_with("unknown option --frobnicate"));
-    assert!(usage_line(&["--force=yes", "ls"]).starts_with("--force takes no value"));
+    assert!(usage_line(&["--no-children=yes", "ls"]).starts_with("--no-children takes no value"));
     assert!(usage_line(&["--idle", "30"]).starts_with("missing COMMAND"));
     assert!(usage_line(&["--"]).starts_with("missing COMMAND"));
     assert!(usage_line(&["--print-env", "yaml"]).starts_with("--print-env \"yaml\" is not a form"));
@@ -163,4 +163,50 @@ fn every_flag_is_in_the_man_page() {
             );
         }
     }
+}
+
+#[test]
+fn scope_options() {
+    let inv = p(&["--force", "curl"]).unwrap();
+    assert_eq!(inv.settings[0].value, OsString::from("1"));
+    assert_eq!(
+        inv.mode,
+        Mode::Run {
+            command: vec!["curl".into()]
+        }
+    );
+    let inv = p(&[
+        "--force=cap",
+        "--only",
+        "10.0.0.0/8",
+        "--except=:22",
+        "--direction",
+        "outbound",
+        "--no-children",
+        "ls",
+    ])
+    .unwrap();
+    let got: Vec<(&str, String)> = inv
+        .settings
+        .iter()
+        .map(|s| (s.var, s.value.to_string_lossy().into_owned()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("KASHIM_FORCE", "cap".to_string()),
+            ("KASHIM_ONLY", "10.0.0.0/8".to_string()),
+            ("KASHIM_EXCEPT", ":22".to_string()),
+            ("KASHIM_DIRECTION", "outbound".to_string()),
+            ("KASHIM_CHILDREN", "0".to_string()),
+        ]
+    );
+    assert!(p(&["--print-env", "--only", ":5432"]).is_ok());
+    assert!(usage_line(&["--ebpf", "--no-children", "--", "ls"])
+        .starts_with("--no-children has no effect with --ebpf"));
+    assert!(usage_line(&["--attach", "1", "--only", ":5432"])
+        .starts_with("--only has no effect with --attach"));
+    assert!(usage_line(&["--attach", "1", "--force=cap"])
+        .starts_with("--force=cap has no effect with --attach"));
+    assert!(p(&["--attach", "1", "--force"]).is_ok());
 }
