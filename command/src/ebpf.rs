@@ -60,18 +60,14 @@ pub fn main(inv: &Invocation, mode: &EbpfMode) -> Result<ExitCode> {
 #[cfg(kashim_ebpf)]
 fn exec_plain(command: &[std::ffi::OsString]) -> Result<ExitCode> {
     use std::os::unix::process::CommandExt;
-    let err = std::process::Command::new(&command[0])
+    let path = crate::run::find_command(&command[0])?;
+    let err = std::process::Command::new(path)
+        .arg0(&command[0])
         .args(&command[1..])
         .exec();
     let shown = kashim_config::escape(command[0].as_encoded_bytes());
-    Err(match err.kind() {
-        std::io::ErrorKind::NotFound => Error::new(
-            crate::error::EXIT_NOT_FOUND,
-            format!("{shown}: command not found"),
-        ),
-        _ => Error::new(
-            crate::error::EXIT_CANNOT_RUN,
-            format!("{shown}: cannot run: {err}"),
-        ),
-    })
+    Err(Error::new(
+        crate::error::EXIT_CANNOT_RUN,
+        format!("{shown}: cannot run it: {err}"),
+    ))
 }

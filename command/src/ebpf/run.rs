@@ -5,7 +5,7 @@
 
 use super::cgroup::{self, Hierarchy};
 use super::program::{self, Values};
-use crate::error::{Error, Result, EXIT_CANNOT_RUN, EXIT_NOT_FOUND};
+use crate::error::{Error, Result, EXIT_CANNOT_RUN};
 use kashim_config::Config;
 use std::ffi::OsString;
 use std::fs::OpenOptions;
@@ -74,6 +74,8 @@ impl Drop for RunCgroup {
 }
 
 pub fn main(config: &Config, command: &[OsString], verbose: u8) -> Result<ExitCode> {
+    // Found (as a shell finds it) before anything is made, with a normal run's messages.
+    let path = crate::run::find_command(&command[0])?;
     program::check_privileges()?;
     let hierarchy = Hierarchy::find()?;
     let own = hierarchy.own()?;
@@ -94,7 +96,7 @@ pub fn main(config: &Config, command: &[OsString], verbose: u8) -> Result<ExitCo
     }
 
     install_forwarding();
-    let status = spawn_and_wait(command, &run_cgroup.dir)?;
+    let status = spawn_and_wait(&path, command, &run_cgroup.dir)?;
     wait_until_empty(&run_cgroup.dir);
     drop(link);
     drop(loaded);
@@ -102,14 +104,14 @@ pub fn main(config: &Config, command: &[OsString], verbose: u8) -> Result<ExitCo
     Ok(pass_through(status))
 }
 
-fn spawn_and_wait(command: &[OsString], dir: &Path) -> Result<libc::c_int> {
+fn spawn_and_wait(path: &Path, command: &[OsString], dir: &Path) -> Result<libc::c_int> {
     let procs = OpenOptions::new()
         .write(true)
         .open(dir.join("cgroup.procs"))
         .map_err(|e| Error::failure(format!("cannot open {}/cgroup.procs: {e}", dir.display())))?;
     let procs_fd = procs.as_raw_fd();
-    let mut cmd = Command::new(&command[0]);
-    cmd.args(&command[1..]);
+    let mut cmd = Command::new(path);
+    cmd.arg0(&command[0]).args(&command[1..]);
     // SAFETY: the hook only calls write(2), which is async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
@@ -121,15 +123,9 @@ fn spawn_and_wait(command: &[OsString], dir: &Path) -> Result<libc::c_int> {
         });
     }
     let shown = kashim_config::escape(command[0].as_encoded_bytes());
-    let child = cmd.spawn().map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => {
-            Error::new(EXIT_NOT_FOUND, format!("{shown}: command not found"))
-        }
-        io::ErrorKind::PermissionDenied => {
-            Error::new(EXIT_CANNOT_RUN, format!("{shown}: cannot run: {e}"))
-        }
-        _ => Error::new(EXIT_CANNOT_RUN, format!("{shown}: cannot run: {e}")),
-    })?;
+    let child = cmd
+        .spawn()
+        .map_err(|e| Error::new(EXIT_CANNOT_RUN, format!("{shown}: cannot run it: {e}")))?;
     drop(procs);
     let pid = child.id() as i32;
     CHILD.store(pid, Ordering::SeqCst);
