@@ -48,6 +48,8 @@ elif ! gcc -O2 -o "$tmp/uring" "$here/uring.c" -luring 2>"$tmp/gcc.err"; then
     need_skip="cannot build the io_uring test (apt-get install liburing-dev): $(head -n 1 "$tmp/gcc.err")"
 elif ! command -v python3 >/dev/null 2>&1; then
     need_skip="no python3"
+elif ! command -v strace >/dev/null 2>&1; then
+    need_skip="no strace (apt-get install strace)"
 fi
 if [ -n "$need_skip" ]; then
     skip ebpf "$need_skip"
