@@ -19,24 +19,31 @@ use std::time::Duration;
 
 const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
-/// COMMAND's pid while it runs (0 before and after), for the signal handler.
-static CHILD: AtomicI32 = AtomicI32::new(0);
-/// Signals received after COMMAND exited, for its remaining descendants (bit = signal number).
+/// COMMAND's pid while it runs; NOT_STARTED before, EXITED after. Read by the signal handler.
+static CHILD: AtomicI32 = AtomicI32::new(NOT_STARTED);
+const NOT_STARTED: i32 = 0;
+const EXITED: i32 = -1;
+/// Signals kashim received while COMMAND was not running (bit = signal number): before it
+/// started, they stop the run; after it exited, they go to its remaining descendants.
 static PENDING: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // A terminal's INT/QUIT/HUP goes to the whole foreground process group, COMMAND included
     // (si_code SI_KERNEL); forwarding it would deliver it twice.
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
-    if unsafe { (*info).si_code } == libc::SI_KERNEL {
-        return;
-    }
-    let child = CHILD.load(Ordering::SeqCst);
-    if child > 0 {
-        // SAFETY: kill is async-signal-safe.
-        unsafe { libc::kill(child, sig) };
-    } else {
-        PENDING.fetch_or(1 << sig, Ordering::SeqCst);
+    let from_terminal = unsafe { (*info).si_code } == libc::SI_KERNEL;
+    match CHILD.load(Ordering::SeqCst) {
+        NOT_STARTED => {
+            PENDING.fetch_or(1 << sig, Ordering::SeqCst);
+        }
+        _ if from_terminal => {}
+        EXITED => {
+            PENDING.fetch_or(1 << sig, Ordering::SeqCst);
+        }
+        child => {
+            // SAFETY: kill is async-signal-safe.
+            unsafe { libc::kill(child, sig) };
+        }
     }
 }
 
@@ -77,6 +84,8 @@ pub fn main(config: &Config, command: &[OsString], verbose: u8) -> Result<ExitCo
     // Found (as a shell finds it) before anything is made, with a normal run's messages.
     let path = crate::run::find_command(&command[0])?;
     program::check_privileges()?;
+    // From here on an INT/TERM/HUP/QUIT is held until the cgroup is cleaned up.
+    install_forwarding();
     let hierarchy = Hierarchy::find()?;
     let own = hierarchy.own()?;
     cgroup::remove_stale(&own);
@@ -95,8 +104,11 @@ pub fn main(config: &Config, command: &[OsString], verbose: u8) -> Result<ExitCo
         );
     }
 
-    install_forwarding();
-    let status = spawn_and_wait(&path, command, &run_cgroup.dir)?;
+    let status = match first_pending() {
+        // Interrupted while setting up: COMMAND never starts; kashim ends by that signal.
+        Some(sig) => sig,
+        None => spawn_and_wait(&path, command, &run_cgroup.dir)?,
+    };
     wait_until_empty(&run_cgroup.dir);
     drop(link);
     drop(loaded);
@@ -129,6 +141,11 @@ fn spawn_and_wait(path: &Path, command: &[OsString], dir: &Path) -> Result<libc:
     drop(procs);
     let pid = child.id() as i32;
     CHILD.store(pid, Ordering::SeqCst);
+    // A signal that came between the check before spawning and now.
+    if let Some(sig) = first_pending() {
+        // SAFETY: plain kill(2) to our child.
+        unsafe { libc::kill(pid, sig) };
+    }
     let mut status = 0;
     loop {
         // SAFETY: waiting for our own child.
@@ -139,8 +156,14 @@ fn spawn_and_wait(path: &Path, command: &[OsString], dir: &Path) -> Result<libc:
             break;
         }
     }
-    CHILD.store(0, Ordering::SeqCst);
+    CHILD.store(EXITED, Ordering::SeqCst);
     Ok(status)
+}
+
+/// Takes the pending signals; returns the lowest-numbered one.
+fn first_pending() -> Option<libc::c_int> {
+    let pending = PENDING.swap(0, Ordering::SeqCst);
+    (pending != 0).then(|| pending.trailing_zeros() as libc::c_int)
 }
 
 /// COMMAND has exited; its descendants may still run (daemons, background jobs). The program
