@@ -33,7 +33,15 @@ pub fn main(_inv: &Invocation, _mode: &EbpfMode) -> Result<ExitCode> {
 
 #[cfg(kashim_ebpf)]
 pub fn main(inv: &Invocation, mode: &EbpfMode) -> Result<ExitCode> {
-    let config = || crate::settings::resolve(std::env::vars_os(), &inv.settings).map(|s| s.config);
+    let config = || {
+        let config = crate::settings::resolve(std::env::vars_os(), &inv.settings)?.config;
+        match unsupported(&config) {
+            Some(why) => Err(Error::usage(format!(
+                "{why} is not supported with --ebpf (the library applies it; --ebpf supports KASHIM_IDLE, KASHIM_INTERVAL, KASHIM_COUNT, KASHIM_USER_TIMEOUT, KASHIM_FORCE and KASHIM_DIRECTION)"
+            ))),
+            None => Ok(config),
+        }
+    };
     match mode {
         EbpfMode::Run { command } => {
             let config = config()?;
@@ -54,6 +62,21 @@ pub fn main(inv: &Invocation, mode: &EbpfMode) -> Result<ExitCode> {
         }
         EbpfMode::Detach { cgroup } => pin::detach(cgroup),
         EbpfMode::Status => status::main(inv.json),
+    }
+}
+
+/// The settings the eBPF program cannot honour: refused, never silently widened.
+#[cfg(kashim_ebpf)]
+fn unsupported(config: &kashim_config::Config) -> Option<&'static str> {
+    if config.scope.only.given() {
+        Some("KASHIM_ONLY (address rules)")
+    } else if config.scope.except.given() {
+        Some("KASHIM_EXCEPT (address rules)")
+    } else if !config.children {
+        // Every process of the cgroup is covered, children included.
+        Some("KASHIM_CHILDREN=0")
+    } else {
+        None
     }
 }
 

@@ -101,6 +101,18 @@ expect "ebpf run: a program's own SO_KEEPALIVE (idle 999) is kept" \
     $'client 1 999 75 9 0\nserver 1 999 75 9 0' "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair" own
 expect "ebpf run: --force overrides the program's own keepalive" "$want_chosen" \
     "$kashim" --ebpf "${chosen[@]}" --force -- "$tmp/pair" own
+expect "ebpf run: KASHIM_FORCE=cap lowers the program's own longer values (idle 999 -> 30, 75 -> 5, 9 -> 3)" \
+    $'client 1 30 5 3 0\nserver 1 30 5 3 0' env KASHIM_FORCE=cap "$kashim" --ebpf --idle 30 --interval 5 --count 3 -- "$tmp/pair" own
+expect "ebpf run: KASHIM_FORCE=cap keeps the program's own shorter values (idle 999 < 3000)" \
+    $'client 1 999 5 3 0\nserver 1 999 5 3 0' env KASHIM_FORCE=cap "$kashim" --ebpf --idle 3000 --interval 5 --count 3 -- "$tmp/pair" own
+expect "ebpf run: KASHIM_DIRECTION=outbound configures the connecting end only" \
+    $'client 1 30 5 3 20000\nserver 0 7200 75 9 0' env KASHIM_DIRECTION=outbound "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair"
+expect "ebpf run: KASHIM_DIRECTION=inbound configures the accepted end only" \
+    $'client 0 7200 75 9 0\nserver 1 30 5 3 20000' env KASHIM_DIRECTION=inbound "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair"
+env KASHIM_ONLY=10.0.0.0/8 "$kashim" --ebpf -- "$tmp/pair" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "ebpf run: KASHIM_ONLY (address rules, library only) is refused with one line, exit 2, COMMAND not run" \
+    test $rc -eq 2 -a "$(wc -l <"$tmp/err")" -eq 1 -a ! -s "$tmp/out"
 expect "ebpf run: KASHIM_* variables are read like options" $'client 1 40 5 3 0\nserver 1 40 5 3 0' \
     env KASHIM_IDLE=40 KASHIM_INTERVAL=5 KASHIM_COUNT=3 "$kashim" --ebpf -- "$tmp/pair"
 

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use aya::programs::{CgroupAttachMode, SockOps};
 use aya::{Ebpf, EbpfLoader};
 use kashim_config::Config;
+use kashim_config::Direction;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -28,6 +29,9 @@ pub struct Values {
     /// 0: TCP_USER_TIMEOUT left alone.
     pub user_timeout_ms: u32,
     pub force: u32,
+    pub force_cap: u32,
+    /// 0 both, 1 outbound only, 2 inbound only (KASHIM_DIRECTION).
+    pub direction: u32,
     pub magic: u32,
 }
 
@@ -42,12 +46,26 @@ impl Values {
             count: c.count,
             user_timeout_ms: c.user_timeout_ms.unwrap_or(0),
             force: u32::from(c.force),
+            force_cap: u32::from(c.force_cap && !c.force),
+            direction: match c.scope.direction {
+                Direction::Both => 0,
+                Direction::Outbound => 1,
+                Direction::Inbound => 2,
+            },
             magic: MAGIC,
         }
     }
 
     pub fn is_kashims(&self) -> bool {
         self.magic == MAGIC
+    }
+
+    pub fn direction_name(&self) -> &'static str {
+        match self.direction {
+            1 => "outbound",
+            2 => "inbound",
+            _ => "both",
+        }
     }
 
     /// "idle 60s, interval 10s, count 6, user timeout off": for messages and --status.
@@ -57,12 +75,18 @@ impl Values {
             ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
             ms => format!("{ms}ms"),
         };
+        let force = match (self.force, self.force_cap) {
+            (0, 0) => "",
+            (0, _) => ", force cap",
+            _ => ", force",
+        };
+        let direction = match self.direction {
+            0 => String::new(),
+            _ => format!(", {} only", self.direction_name()),
+        };
         format!(
-            "idle {}s, interval {}s, count {}, user timeout {ut}{}",
-            self.idle_s,
-            self.interval_s,
-            self.count,
-            if self.force != 0 { ", force" } else { "" }
+            "idle {}s, interval {}s, count {}, user timeout {ut}{force}{direction}",
+            self.idle_s, self.interval_s, self.count,
         )
     }
 }
@@ -285,7 +309,13 @@ unsafe fn probe_child(procs: &std::ffi::CStr, v: &Values) -> i32 {
         }
         i64::from(value)
     };
-    for fd in [client, server] {
+    // KASHIM_DIRECTION: outbound covers the connecting end only, inbound the accepted one.
+    let ends = match v.direction {
+        1 => [client, -1],
+        2 => [-1, server],
+        _ => [client, server],
+    };
+    for fd in ends.into_iter().filter(|&fd| fd >= 0) {
         if get(fd, SOL_SOCKET, SO_KEEPALIVE) != 1 {
             return 20;
         }
