@@ -228,8 +228,9 @@ print(*ka(before), *ka(after))
 PY
 check "ebpf --cgroup: a connection from before the attach is untouched, a new one configured" \
     test "$(tail -n 1 "$tmp/out")" = "0 7200 1 30"
-"$kashim" --ebpf --cgroup "$cg" --idle 50s --interval 7s --count 4 >/dev/null
-expect "ebpf --cgroup: a second attach replaces the values" \
+# The path as /proc/PID/cgroup shows it (relative to the cgroup v2 mount), as in the systemd recipe.
+"$kashim" --ebpf --cgroup "/${cg#"$cg2"/}" --idle 50s --interval 7s --count 4 >/dev/null
+expect "ebpf --cgroup: a second attach (PATH as /proc/PID/cgroup names it) replaces the values" \
     $'client 1 50 7 4 0\nserver 1 50 7 4 0' in_cgroup "$cg" "$tmp/pair"
 "$kashim" --ebpf --status >"$tmp/status"
 check "ebpf --status: lists the cgroup, pinned, with its settings" \
@@ -245,10 +246,19 @@ assert rows[0]["user_timeout_ms"] is None and rows[0]["force"] is False, rows
 check "ebpf --detach: succeeds" grep -q "detached from $cg" "$tmp/out"
 expect "ebpf --detach: new connections in the cgroup are unchanged afterwards" "$want_default" \
     in_cgroup "$cg" "$tmp/pair"
+"$kashim" --ebpf --cgroup "$cg" --detach >"$tmp/out" 2>&1
+rc=$?
+check "ebpf --detach: a second detach says there is nothing to detach, exit 0" \
+    test $rc -eq 0 -a "$(grep -c "nothing to detach" "$tmp/out")" -eq 1
+# A cgroup deleted with the program still pinned (a systemd service that stopped without the
+# ExecStopPost): the next --status removes the dead pin.
+"$kashim" --ebpf --cgroup "$cg" >/dev/null
 rmdir "$cg" && cg=""
+"$kashim" --ebpf --status >/dev/null
+bpffs=$(awk '$9 == "bpf" { print $5; exit }' /proc/self/mountinfo)
+check "ebpf --status: removes the pin of a deleted cgroup" test ! -e "$bpffs/kashim"
 
 # --- nothing left behind -----------------------------------------------------------------------
-bpffs=$(awk '$9 == "bpf" { print $5; exit }' /proc/self/mountinfo)
 pins=""
 [ -n "$bpffs" ] && [ -e "$bpffs/kashim" ] && pins="$bpffs/kashim: $(ls -A "$bpffs/kashim")"
 check "ebpf: nothing left behind (no kashim cgroup, pin or attached program)" \

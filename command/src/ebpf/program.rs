@@ -336,3 +336,36 @@ unsafe fn probe_child(procs: &std::ffi::CStr, v: &Values) -> i32 {
     }
     0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_follow_the_shared_config() {
+        let mut c = Config {
+            idle_s: 30,
+            interval_s: 5,
+            count: 3,
+            user_timeout_ms: Some(20_000),
+            ..Config::default()
+        };
+        let v = Values::from_config(&c);
+        assert!(v.is_kashims());
+        assert_eq!(
+            v.describe(),
+            "idle 30s, interval 5s, count 3, user timeout 20s"
+        );
+        c.force_cap = true;
+        c.scope.direction = Direction::Outbound;
+        c.user_timeout_ms = Some(1500);
+        assert_eq!(
+            Values::from_config(&c).describe(),
+            "idle 30s, interval 5s, count 3, user timeout 1500ms, force cap, outbound only"
+        );
+        // FORCE=1 wins over cap, as in the library.
+        c.force = true;
+        let v = Values::from_config(&c);
+        assert_eq!((v.force, v.force_cap), (1, 0));
+    }
+}
