@@ -37,7 +37,7 @@ pub fn main(inv: &Invocation, mode: &EbpfMode) -> Result<ExitCode> {
         let config = crate::settings::resolve(std::env::vars_os(), &inv.settings)?.config;
         match unsupported(&config) {
             Some(why) => Err(Error::usage(format!(
-                "{why} is not supported with --ebpf (the library applies it; --ebpf supports KASHIM_IDLE, KASHIM_INTERVAL, KASHIM_COUNT, KASHIM_USER_TIMEOUT, KASHIM_FORCE and KASHIM_DIRECTION)"
+                "{why} is not supported with --ebpf (--ebpf covers every process of the cgroup, children included)"
             ))),
             None => Ok(config),
         }
@@ -65,19 +65,11 @@ pub fn main(inv: &Invocation, mode: &EbpfMode) -> Result<ExitCode> {
     }
 }
 
-/// The settings the eBPF program cannot honour: refused, never silently widened.
+/// The settings the eBPF program cannot honour: refused, never silently ignored.
 #[cfg(kashim_ebpf)]
 fn unsupported(config: &kashim_config::Config) -> Option<&'static str> {
-    if config.scope.only.given() {
-        Some("KASHIM_ONLY (address rules)")
-    } else if config.scope.except.given() {
-        Some("KASHIM_EXCEPT (address rules)")
-    } else if !config.children {
-        // Every process of the cgroup is covered, children included.
-        Some("KASHIM_CHILDREN=0")
-    } else {
-        None
-    }
+    // Every process of the cgroup is covered, children included.
+    (!config.children).then_some("KASHIM_CHILDREN=0")
 }
 
 #[cfg(kashim_ebpf)]

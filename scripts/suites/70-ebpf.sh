@@ -109,9 +109,26 @@ expect "ebpf run: KASHIM_DIRECTION=outbound configures the connecting end only" 
     $'client 1 30 5 3 20000\nserver 0 7200 75 9 0' env KASHIM_DIRECTION=outbound "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair"
 expect "ebpf run: KASHIM_DIRECTION=inbound configures the accepted end only" \
     $'client 0 7200 75 9 0\nserver 1 30 5 3 20000' env KASHIM_DIRECTION=inbound "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair"
-env KASHIM_ONLY=10.0.0.0/8 "$kashim" --ebpf -- "$tmp/pair" >"$tmp/out" 2>"$tmp/err"
+# Address rules: the far end of the client is the server's port, that of the accepted socket is
+# the client's (ephemeral) port, so a rule with the server's port covers exactly one end.
+port=$((20000 + $$ % 20000))
+expect "ebpf run: KASHIM_ONLY=127.0.0.1:PORT covers the end whose peer is that port" \
+    $'client 1 30 5 3 20000\nserver 0 7200 75 9 0' env KASHIM_ONLY="127.0.0.1:$port" \
+    "$kashim" --ebpf "${chosen[@]}" -- python3 "$here/pair.py" "$port"
+expect "ebpf run: KASHIM_ONLY=10.0.0.0/8 leaves loopback connections alone" "$want_default" \
+    env KASHIM_ONLY=10.0.0.0/8 "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair"
+expect "ebpf run: KASHIM_EXCEPT wins over KASHIM_ONLY" "$want_default" \
+    env KASHIM_ONLY=127.0.0.0/8 KASHIM_EXCEPT=127.0.0.1 "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair"
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+    # shellcheck disable=SC2016 # $1..$3 are the inner shell's
+    expect "ebpf run: KASHIM_ONLY=[::1] covers IPv6 loopback, not IPv4" \
+        "$want_chosen"$'\n'"$want_default" sh -c '
+            KASHIM_ONLY="[::1]" "$1" --ebpf --idle 30s --interval 5s --count 3 --user-timeout 20s -- python3 "$2" 6 &&
+            KASHIM_ONLY="[::1]" "$1" --ebpf -- "$3"' sh "$kashim" "$here/pair.py" "$tmp/pair"
+fi
+env KASHIM_CHILDREN=0 "$kashim" --ebpf -- "$tmp/pair" >"$tmp/out" 2>"$tmp/err"
 rc=$?
-check "ebpf run: KASHIM_ONLY (address rules, library only) is refused with one line, exit 2, COMMAND not run" \
+check "ebpf run: KASHIM_CHILDREN=0 (a cgroup covers children) is refused with one line, exit 2, COMMAND not run" \
     test $rc -eq 2 -a "$(wc -l <"$tmp/err")" -eq 1 -a ! -s "$tmp/out"
 expect "ebpf run: KASHIM_* variables are read like options" $'client 1 40 5 3 0\nserver 1 40 5 3 0' \
     env KASHIM_IDLE=40 KASHIM_INTERVAL=5 KASHIM_COUNT=3 "$kashim" --ebpf -- "$tmp/pair"

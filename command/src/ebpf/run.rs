@@ -95,7 +95,7 @@ pub fn main(config: &Config, command: &[OsString], verbose: u8) -> Result<ExitCo
         dir: cgroup::create_own(&own, "run")?,
     };
     let link = loaded.attach(&run_cgroup.dir)?;
-    program::probe(&run_cgroup.dir, &values)?;
+    program::probe(&run_cgroup.dir, &values, &config.scope)?;
     if verbose > 0 {
         eprintln!(
             "kashim: keepalive for COMMAND's TCP connections ({}) via eBPF in cgroup {}",
