@@ -33,7 +33,15 @@ pub fn main(_inv: &Invocation, _mode: &EbpfMode) -> Result<ExitCode> {
 
 #[cfg(kashim_ebpf)]
 pub fn main(inv: &Invocation, mode: &EbpfMode) -> Result<ExitCode> {
-    let config = || crate::settings::resolve(std::env::vars_os(), &inv.settings).map(|s| s.config);
+    let config = || {
+        let config = crate::settings::resolve(std::env::vars_os(), &inv.settings)?.config;
+        match unsupported(&config) {
+            Some(why) => Err(Error::usage(format!(
+                "{why} is not supported with --ebpf (--ebpf covers every process of the cgroup, children included)"
+            ))),
+            None => Ok(config),
+        }
+    };
     match mode {
         EbpfMode::Run { command } => {
             let config = config()?;
@@ -57,21 +65,24 @@ pub fn main(inv: &Invocation, mode: &EbpfMode) -> Result<ExitCode> {
     }
 }
 
+/// The settings the eBPF program cannot honour: refused, never silently ignored.
+#[cfg(kashim_ebpf)]
+fn unsupported(config: &kashim_config::Config) -> Option<&'static str> {
+    // Every process of the cgroup is covered, children included.
+    (!config.children).then_some("KASHIM_CHILDREN=0")
+}
+
 #[cfg(kashim_ebpf)]
 fn exec_plain(command: &[std::ffi::OsString]) -> Result<ExitCode> {
     use std::os::unix::process::CommandExt;
-    let err = std::process::Command::new(&command[0])
+    let path = crate::run::find_command(&command[0])?;
+    let err = std::process::Command::new(path)
+        .arg0(&command[0])
         .args(&command[1..])
         .exec();
     let shown = kashim_config::escape(command[0].as_encoded_bytes());
-    Err(match err.kind() {
-        std::io::ErrorKind::NotFound => Error::new(
-            crate::error::EXIT_NOT_FOUND,
-            format!("{shown}: command not found"),
-        ),
-        _ => Error::new(
-            crate::error::EXIT_CANNOT_RUN,
-            format!("{shown}: cannot run: {err}"),
-        ),
-    })
+    Err(Error::new(
+        crate::error::EXIT_CANNOT_RUN,
+        format!("{shown}: cannot run it: {err}"),
+    ))
 }

@@ -131,7 +131,7 @@ fn extend_preload(list: Option<OsString>, lib: &Path) -> OsString {
 }
 
 /// The file exec will run, found as a shell finds it, or the error a shell would give.
-fn find_command(cmd: &OsStr) -> Result<PathBuf> {
+pub(crate) fn find_command(cmd: &OsStr) -> Result<PathBuf> {
     let shown = cmd.to_string_lossy();
     let path = if cmd.as_bytes().contains(&b'/') {
         let path = PathBuf::from(cmd);

@@ -68,9 +68,9 @@ pub fn parse_direction(value: &str) -> Result<Direction, String> {
     }
 }
 
-/// The address part of a rule, stored masked.
+/// The address part of a rule, stored masked (host order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-enum Net {
+pub enum Net {
     #[default]
     Any,
     V4 {
@@ -122,6 +122,16 @@ impl Peer {
 }
 
 impl Rule {
+    /// The address part, for matchers outside this crate (kashim --ebpf's program).
+    pub fn net(&self) -> Net {
+        self.net
+    }
+
+    /// The port range, inclusive.
+    pub fn ports(&self) -> (u16, u16) {
+        (self.port_lo, self.port_hi)
+    }
+
     pub fn matches(&self, peer: Peer) -> bool {
         let (net_ok, port) = match (self.net, peer) {
             (Net::Any, Peer::V4(_, p) | Peer::V6(_, p)) => (true, p),

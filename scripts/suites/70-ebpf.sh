@@ -48,6 +48,8 @@ elif ! gcc -O2 -o "$tmp/uring" "$here/uring.c" -luring 2>"$tmp/gcc.err"; then
     need_skip="cannot build the io_uring test (apt-get install liburing-dev): $(head -n 1 "$tmp/gcc.err")"
 elif ! command -v python3 >/dev/null 2>&1; then
     need_skip="no python3"
+elif ! command -v strace >/dev/null 2>&1; then
+    need_skip="no strace (apt-get install strace)"
 fi
 if [ -n "$need_skip" ]; then
     skip ebpf "$need_skip"
@@ -99,6 +101,35 @@ expect "ebpf run: a program's own SO_KEEPALIVE (idle 999) is kept" \
     $'client 1 999 75 9 0\nserver 1 999 75 9 0' "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair" own
 expect "ebpf run: --force overrides the program's own keepalive" "$want_chosen" \
     "$kashim" --ebpf "${chosen[@]}" --force -- "$tmp/pair" own
+expect "ebpf run: KASHIM_FORCE=cap lowers the program's own longer values (idle 999 -> 30, 75 -> 5, 9 -> 3)" \
+    $'client 1 30 5 3 0\nserver 1 30 5 3 0' env KASHIM_FORCE=cap "$kashim" --ebpf --idle 30 --interval 5 --count 3 -- "$tmp/pair" own
+expect "ebpf run: KASHIM_FORCE=cap keeps the program's own shorter values (idle 999 < 3000)" \
+    $'client 1 999 5 3 0\nserver 1 999 5 3 0' env KASHIM_FORCE=cap "$kashim" --ebpf --idle 3000 --interval 5 --count 3 -- "$tmp/pair" own
+expect "ebpf run: KASHIM_DIRECTION=outbound configures the connecting end only" \
+    $'client 1 30 5 3 20000\nserver 0 7200 75 9 0' env KASHIM_DIRECTION=outbound "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair"
+expect "ebpf run: KASHIM_DIRECTION=inbound configures the accepted end only" \
+    $'client 0 7200 75 9 0\nserver 1 30 5 3 20000' env KASHIM_DIRECTION=inbound "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair"
+# Address rules: the far end of the client is the server's port, that of the accepted socket is
+# the client's (ephemeral) port, so a rule with the server's port covers exactly one end.
+port=$((20000 + $$ % 20000))
+expect "ebpf run: KASHIM_ONLY=127.0.0.1:PORT covers the end whose peer is that port" \
+    $'client 1 30 5 3 20000\nserver 0 7200 75 9 0' env KASHIM_ONLY="127.0.0.1:$port" \
+    "$kashim" --ebpf "${chosen[@]}" -- python3 "$here/pair.py" "$port"
+expect "ebpf run: KASHIM_ONLY=10.0.0.0/8 leaves loopback connections alone" "$want_default" \
+    env KASHIM_ONLY=10.0.0.0/8 "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair"
+expect "ebpf run: KASHIM_EXCEPT wins over KASHIM_ONLY" "$want_default" \
+    env KASHIM_ONLY=127.0.0.0/8 KASHIM_EXCEPT=127.0.0.1 "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair"
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+    # shellcheck disable=SC2016 # $1..$3 are the inner shell's
+    expect "ebpf run: KASHIM_ONLY=[::1] covers IPv6 loopback, not IPv4" \
+        "$want_chosen"$'\n'"$want_default" sh -c '
+            KASHIM_ONLY="[::1]" "$1" --ebpf --idle 30s --interval 5s --count 3 --user-timeout 20s -- python3 "$2" 6 &&
+            KASHIM_ONLY="[::1]" "$1" --ebpf -- "$3"' sh "$kashim" "$here/pair.py" "$tmp/pair"
+fi
+env KASHIM_CHILDREN=0 "$kashim" --ebpf -- "$tmp/pair" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "ebpf run: KASHIM_CHILDREN=0 (a cgroup covers children) is refused with one line, exit 2, COMMAND not run" \
+    test $rc -eq 2 -a "$(wc -l <"$tmp/err")" -eq 1 -a ! -s "$tmp/out"
 expect "ebpf run: KASHIM_* variables are read like options" $'client 1 40 5 3 0\nserver 1 40 5 3 0' \
     env KASHIM_IDLE=40 KASHIM_INTERVAL=5 KASHIM_COUNT=3 "$kashim" --ebpf -- "$tmp/pair"
 
@@ -127,7 +158,7 @@ rc=$?
 check "ebpf run: INT sent to kashim reaches COMMAND, kashim ends the same way (130)" test $rc -eq 130
 # A real Ctrl-C: on a terminal, INT goes to the whole foreground process group, so COMMAND gets
 # it from the terminal and kashim must not forward a second one. COMMAND counts what it gets.
-python3 - "$kashim" >"$tmp/out" 2>&1 <<'PY'
+python3 - "$kashim" "$tmp/kill.trace" >"$tmp/out" 2>&1 <<'PY'
 import os, pty, sys, time
 counter = ("import signal, time\n"
            "n = 0\n"
@@ -140,7 +171,9 @@ counter = ("import signal, time\n"
            "raise SystemExit(10 + n)\n")
 pid, fd = pty.fork()
 if pid == 0:
-    os.execv(sys.argv[1], [sys.argv[1], "--ebpf", "--", sys.executable, "-c", counter])
+    # strace records kashim's kill() calls: a terminal's Ctrl-C must cause none.
+    os.execvp("strace", ["strace", "-f", "-qq", "-e", "trace=kill", "-o", sys.argv[2],
+                         sys.argv[1], "--ebpf", "--", sys.executable, "-c", counter])
 buf = b""
 deadline = time.time() + 10
 while b"ready" not in buf and time.time() < deadline:
@@ -150,14 +183,14 @@ os.write(fd, b"\x03")
 _, status = os.waitpid(pid, 0)
 print(os.waitstatus_to_exitcode(status))
 PY
-check "ebpf run: Ctrl-C on a terminal reaches COMMAND exactly once, kashim passes its status (11)" \
-    test "$(tail -n 1 "$tmp/out")" = 11
+check "ebpf run: Ctrl-C on a terminal reaches COMMAND once (kashim sends no second one), its status passes (11)" \
+    test "$(tail -n 1 "$tmp/out")" = 11 -a -f "$tmp/kill.trace" -a "$(grep -c 'kill(' "$tmp/kill.trace")" = 0
 check "ebpf run: no kashim cgroup is left after signals" test -z "$(runs_left)"
 start=$(date +%s%N)
-"$kashim" --ebpf -- sh -c 'sleep 1 &'
+"$kashim" --ebpf -- sh -c 'sleep 2 &' 2>"$tmp/err"
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-check "ebpf run: kashim waits for COMMAND's background descendants (${elapsed_ms} ms >= 900)" \
-    test "$elapsed_ms" -ge 900 -a -z "$(runs_left)"
+check "ebpf run: kashim waits for COMMAND's background descendants (${elapsed_ms} ms >= 1900)" \
+    test "$elapsed_ms" -ge 1900 -a -z "$(runs_left)" -a ! -s "$tmp/err"
 
 # --- errors: one line, exit 1, nothing attached ------------------------------------------------
 # one_line_error NAME CMD...: exit 1 and exactly one line on stderr, nothing on stdout.
@@ -180,7 +213,7 @@ if [ -n "$v1" ]; then
 fi
 one_line_error "ebpf error: not root (no CAP_BPF/CAP_NET_ADMIN)" \
     setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
-    "$kashim" --ebpf -- "$tmp/pair"
+    "$kashim" --ebpf -- true
 # shellcheck disable=SC2016 # $1 and $2 are the inner shell's
 one_line_error "ebpf error: no cgroup v2 mounted (private mount namespace without it)" \
     unshare -m sh -c 'umount -l "$1" && exec "$2" --ebpf -- true' sh "$cg2" "$kashim"
@@ -212,8 +245,9 @@ print(*ka(before), *ka(after))
 PY
 check "ebpf --cgroup: a connection from before the attach is untouched, a new one configured" \
     test "$(tail -n 1 "$tmp/out")" = "0 7200 1 30"
-"$kashim" --ebpf --cgroup "$cg" --idle 50s --interval 7s --count 4 >/dev/null
-expect "ebpf --cgroup: a second attach replaces the values" \
+# The path as /proc/PID/cgroup shows it (relative to the cgroup v2 mount), as in the systemd recipe.
+"$kashim" --ebpf --cgroup "/${cg#"$cg2"/}" --idle 50s --interval 7s --count 4 >/dev/null
+expect "ebpf --cgroup: a second attach (PATH as /proc/PID/cgroup names it) replaces the values" \
     $'client 1 50 7 4 0\nserver 1 50 7 4 0' in_cgroup "$cg" "$tmp/pair"
 "$kashim" --ebpf --status >"$tmp/status"
 check "ebpf --status: lists the cgroup, pinned, with its settings" \
@@ -229,10 +263,19 @@ assert rows[0]["user_timeout_ms"] is None and rows[0]["force"] is False, rows
 check "ebpf --detach: succeeds" grep -q "detached from $cg" "$tmp/out"
 expect "ebpf --detach: new connections in the cgroup are unchanged afterwards" "$want_default" \
     in_cgroup "$cg" "$tmp/pair"
+"$kashim" --ebpf --cgroup "$cg" --detach >"$tmp/out" 2>&1
+rc=$?
+check "ebpf --detach: a second detach says there is nothing to detach, exit 0" \
+    test $rc -eq 0 -a "$(grep -c "nothing to detach" "$tmp/out")" -eq 1
+# A cgroup deleted with the program still pinned (a systemd service that stopped without the
+# ExecStopPost): the next --status removes the dead pin.
+"$kashim" --ebpf --cgroup "$cg" >/dev/null
 rmdir "$cg" && cg=""
+"$kashim" --ebpf --status >/dev/null
+bpffs=$(awk '$9 == "bpf" { print $5; exit }' /proc/self/mountinfo)
+check "ebpf --status: removes the pin of a deleted cgroup" test ! -e "$bpffs/kashim"
 
 # --- nothing left behind -----------------------------------------------------------------------
-bpffs=$(awk '$9 == "bpf" { print $5; exit }' /proc/self/mountinfo)
 pins=""
 [ -n "$bpffs" ] && [ -e "$bpffs/kashim" ] && pins="$bpffs/kashim: $(ls -A "$bpffs/kashim")"
 check "ebpf: nothing left behind (no kashim cgroup, pin or attached program)" \

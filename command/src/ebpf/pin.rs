@@ -78,7 +78,7 @@ pub fn attach(config: &Config, given: &Path) -> Result<ExitCode> {
         .map_err(|e| Error::failure(format!("cannot stat {}: {e}", target.display())))?;
     let values = Values::from_config(config);
     let mut loaded = program::load(values)?;
-    probe_elsewhere(&hierarchy, &mut loaded)?;
+    probe_elsewhere(&hierarchy, &mut loaded, &config.scope)?;
 
     let dir = pin_dir(&bpffs()?);
     fs::create_dir_all(&dir)
@@ -138,13 +138,17 @@ fn attach_and_pin(loaded: &mut program::Loaded, target: &Path, pin: &Path) -> Re
 
 /// The probe for a pinned attach runs in a short-lived child of kashim's own cgroup, so no
 /// foreign process ever joins the target cgroup.
-fn probe_elsewhere(hierarchy: &Hierarchy, loaded: &mut program::Loaded) -> Result<()> {
+fn probe_elsewhere(
+    hierarchy: &Hierarchy,
+    loaded: &mut program::Loaded,
+    scope: &kashim_config::Scope,
+) -> Result<()> {
     let own = hierarchy.own()?;
     cgroup::remove_stale(&own);
     let dir = cgroup::create_own(&own, "probe")?;
     let result = loaded
         .attach(&dir)
-        .and_then(|link| program::probe(&dir, &loaded.values).map(|()| drop(link)));
+        .and_then(|link| program::probe(&dir, &loaded.values, scope).map(|()| drop(link)));
     let removed = cgroup::remove(&dir);
     result?;
     removed.map_err(|e| Error::failure(format!("cannot remove {}: {e}", dir.display())))

@@ -5,7 +5,9 @@
 use crate::error::{Error, Result};
 use aya::programs::{CgroupAttachMode, SockOps};
 use aya::{Ebpf, EbpfLoader};
+use kashim_config::scope::{Net, MAX_RULES};
 use kashim_config::Config;
+use kashim_config::{Direction, Peer, Scope, Side};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -28,7 +30,65 @@ pub struct Values {
     /// 0: TCP_USER_TIMEOUT left alone.
     pub user_timeout_ms: u32,
     pub force: u32,
+    pub force_cap: u32,
+    /// 0 both, 1 outbound only, 2 inbound only (KASHIM_DIRECTION).
+    pub direction: u32,
     pub magic: u32,
+    /// KASHIM_ONLY was set (with no valid entry, nothing matches).
+    pub only_given: u32,
+    pub only_len: u32,
+    pub except_len: u32,
+    pub only: [Rule; MAX_RULES],
+    pub except: [Rule; MAX_RULES],
+}
+
+/// `struct kashim_rule`: one KASHIM_ONLY/KASHIM_EXCEPT entry in the program's terms.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Rule {
+    /// 0 any address, 4 IPv4, 6 IPv6.
+    pub family: u32,
+    /// Masked address and mask, as the kernel stores addresses (network byte order).
+    pub addr: [u32; 4],
+    pub mask: [u32; 4],
+    pub port_lo: u32,
+    pub port_hi: u32,
+}
+
+impl Rule {
+    fn from_config(rule: &kashim_config::scope::Rule) -> Rule {
+        // A host-order value as the words of its network-order bytes, the layout of
+        // bpf_sock_ops.remote_ip4/remote_ip6.
+        fn words(bytes: &[u8]) -> [u32; 4] {
+            let mut out = [0u32; 4];
+            for (word, chunk) in out.iter_mut().zip(bytes.chunks(4)) {
+                *word = u32::from_ne_bytes(chunk.try_into().expect("4 bytes"));
+            }
+            out
+        }
+        let (family, addr, mask) = match rule.net() {
+            Net::Any => (0, [0; 4], [0; 4]),
+            Net::V4 { addr, mask } => (4, words(&addr.to_be_bytes()), words(&mask.to_be_bytes())),
+            Net::V6 { addr, mask } => (6, words(&addr.to_be_bytes()), words(&mask.to_be_bytes())),
+        };
+        let (lo, hi) = rule.ports();
+        Rule {
+            family,
+            addr,
+            mask,
+            port_lo: u32::from(lo),
+            port_hi: u32::from(hi),
+        }
+    }
+}
+
+fn rules_of(list: &kashim_config::scope::RuleList) -> ([Rule; MAX_RULES], u32) {
+    let mut out = [Rule::default(); MAX_RULES];
+    let rules = list.rules();
+    for (slot, rule) in out.iter_mut().zip(rules) {
+        *slot = Rule::from_config(rule);
+    }
+    (out, rules.len().min(MAX_RULES) as u32)
 }
 
 // SAFETY: plain u32 fields, no padding.
@@ -36,18 +96,39 @@ unsafe impl aya::Pod for Values {}
 
 impl Values {
     pub fn from_config(c: &Config) -> Values {
+        let (only, only_len) = rules_of(&c.scope.only);
+        let (except, except_len) = rules_of(&c.scope.except);
         Values {
             idle_s: c.idle_s,
             interval_s: c.interval_s,
             count: c.count,
             user_timeout_ms: c.user_timeout_ms.unwrap_or(0),
             force: u32::from(c.force),
+            force_cap: u32::from(c.force_cap && !c.force),
+            direction: match c.scope.direction {
+                Direction::Both => 0,
+                Direction::Outbound => 1,
+                Direction::Inbound => 2,
+            },
             magic: MAGIC,
+            only_given: u32::from(c.scope.only.given()),
+            only_len,
+            except_len,
+            only,
+            except,
         }
     }
 
     pub fn is_kashims(&self) -> bool {
         self.magic == MAGIC
+    }
+
+    pub fn direction_name(&self) -> &'static str {
+        match self.direction {
+            1 => "outbound",
+            2 => "inbound",
+            _ => "both",
+        }
     }
 
     /// "idle 60s, interval 10s, count 6, user timeout off": for messages and --status.
@@ -57,12 +138,24 @@ impl Values {
             ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
             ms => format!("{ms}ms"),
         };
+        let force = match (self.force, self.force_cap) {
+            (0, 0) => "",
+            (0, _) => ", force cap",
+            _ => ", force",
+        };
+        let mut scope = match self.direction {
+            0 => String::new(),
+            _ => format!(", {} only", self.direction_name()),
+        };
+        if self.only_given != 0 {
+            scope += &format!(", only {} rule(s)", self.only_len);
+        }
+        if self.except_len != 0 {
+            scope += &format!(", except {} rule(s)", self.except_len);
+        }
         format!(
-            "idle {}s, interval {}s, count {}, user timeout {ut}{}",
-            self.idle_s,
-            self.interval_s,
-            self.count,
-            if self.force != 0 { ", force" } else { "" }
+            "idle {}s, interval {}s, count {}, user timeout {ut}{force}{scope}",
+            self.idle_s, self.interval_s, self.count,
         )
     }
 }
@@ -193,6 +286,11 @@ fn probe_failure(code: i32) -> Option<String> {
     let option = match code {
         0 | PROBE_NO_LOOPBACK => return None,
         PROBE_CANNOT_JOIN => return Some("could not move the probe into its cgroup".into()),
+        PROBE_OUT_OF_SCOPE => {
+            return Some(
+                "kashim's eBPF program configured a connection outside KASHIM_DIRECTION/ONLY/EXCEPT (a kashim bug; nothing was attached)".into(),
+            )
+        }
         20 => "SO_KEEPALIVE",
         21 => "TCP_KEEPIDLE",
         22 => "TCP_KEEPINTVL",
@@ -207,11 +305,12 @@ fn probe_failure(code: i32) -> Option<String> {
 
 const PROBE_CANNOT_JOIN: i32 = 10;
 const PROBE_NO_LOOPBACK: i32 = 11;
+const PROBE_OUT_OF_SCOPE: i32 = 25;
 
 /// Shows the kernel applies the program: a child process joins the cgroup (which has the
 /// program attached), makes one loopback connection and reads the options back on both ends.
 /// Without loopback (a fresh network namespace) there is nothing to probe with, and it passes.
-pub fn probe(cgroup_dir: &Path, values: &Values) -> Result<()> {
+pub fn probe(cgroup_dir: &Path, values: &Values, scope: &Scope) -> Result<()> {
     let procs = std::ffi::CString::new(
         cgroup_dir
             .join("cgroup.procs")
@@ -229,7 +328,7 @@ pub fn probe(cgroup_dir: &Path, values: &Values) -> Result<()> {
     }
     if pid == 0 {
         // SAFETY: only async-signal-safe system calls, then _exit.
-        unsafe { libc::_exit(probe_child(&procs, values)) };
+        unsafe { libc::_exit(probe_child(&procs, values, scope)) };
     }
     let mut status = 0;
     // SAFETY: waiting for the child just forked.
@@ -249,7 +348,7 @@ pub fn probe(cgroup_dir: &Path, values: &Values) -> Result<()> {
     }
 }
 
-unsafe fn probe_child(procs: &std::ffi::CStr, v: &Values) -> i32 {
+unsafe fn probe_child(procs: &std::ffi::CStr, v: &Values, scope: &Scope) -> i32 {
     use libc::*;
     let fd = open(procs.as_ptr(), O_WRONLY | O_CLOEXEC);
     if fd < 0 || write(fd, b"0".as_ptr().cast(), 1) != 1 {
@@ -285,7 +384,33 @@ unsafe fn probe_child(procs: &std::ffi::CStr, v: &Values) -> i32 {
         }
         i64::from(value)
     };
-    for fd in [client, server] {
+    // Which ends the scope (direction, address rules) covers: the same decision as the library's.
+    let mut local: sockaddr_in = std::mem::zeroed();
+    let mut local_len = std::mem::size_of::<sockaddr_in>() as socklen_t;
+    if getsockname(
+        client,
+        (&mut local as *mut sockaddr_in).cast(),
+        &mut local_len,
+    ) != 0
+    {
+        return PROBE_NO_LOOPBACK;
+    }
+    let loopback = [127, 0, 0, 1];
+    let client_in = scope.matches(
+        Side::Outbound,
+        Some(Peer::v4(loopback, u16::from_be(addr.sin_port))),
+    );
+    let server_in = scope.matches(
+        Side::Inbound,
+        Some(Peer::v4(loopback, u16::from_be(local.sin_port))),
+    );
+    for (fd, covered) in [(client, client_in), (server, server_in)] {
+        if !covered {
+            if get(fd, SOL_SOCKET, SO_KEEPALIVE) != 0 {
+                return PROBE_OUT_OF_SCOPE;
+            }
+            continue;
+        }
         if get(fd, SOL_SOCKET, SO_KEEPALIVE) != 1 {
             return 20;
         }
@@ -305,4 +430,37 @@ unsafe fn probe_child(procs: &std::ffi::CStr, v: &Values) -> i32 {
         }
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_follow_the_shared_config() {
+        let mut c = Config {
+            idle_s: 30,
+            interval_s: 5,
+            count: 3,
+            user_timeout_ms: Some(20_000),
+            ..Config::default()
+        };
+        let v = Values::from_config(&c);
+        assert!(v.is_kashims());
+        assert_eq!(
+            v.describe(),
+            "idle 30s, interval 5s, count 3, user timeout 20s"
+        );
+        c.force_cap = true;
+        c.scope.direction = Direction::Outbound;
+        c.user_timeout_ms = Some(1500);
+        assert_eq!(
+            Values::from_config(&c).describe(),
+            "idle 30s, interval 5s, count 3, user timeout 1500ms, force cap, outbound only"
+        );
+        // FORCE=1 wins over cap, as in the library.
+        c.force = true;
+        let v = Values::from_config(&c);
+        assert_eq!((v.force, v.force_cap), (1, 0));
+    }
 }

@@ -5,7 +5,7 @@
 
 use super::cgroup::{self, Hierarchy};
 use super::program::{self, Values};
-use crate::error::{Error, Result, EXIT_CANNOT_RUN, EXIT_NOT_FOUND};
+use crate::error::{Error, Result, EXIT_CANNOT_RUN};
 use kashim_config::Config;
 use std::ffi::OsString;
 use std::fs::OpenOptions;
@@ -19,24 +19,31 @@ use std::time::Duration;
 
 const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
-/// COMMAND's pid while it runs (0 before and after), for the signal handler.
-static CHILD: AtomicI32 = AtomicI32::new(0);
-/// Signals received after COMMAND exited, for its remaining descendants (bit = signal number).
+/// COMMAND's pid while it runs; NOT_STARTED before, EXITED after. Read by the signal handler.
+static CHILD: AtomicI32 = AtomicI32::new(NOT_STARTED);
+const NOT_STARTED: i32 = 0;
+const EXITED: i32 = -1;
+/// Signals kashim received while COMMAND was not running (bit = signal number): before it
+/// started, they stop the run; after it exited, they go to its remaining descendants.
 static PENDING: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // A terminal's INT/QUIT/HUP goes to the whole foreground process group, COMMAND included
     // (si_code SI_KERNEL); forwarding it would deliver it twice.
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
-    if unsafe { (*info).si_code } == libc::SI_KERNEL {
-        return;
-    }
-    let child = CHILD.load(Ordering::SeqCst);
-    if child > 0 {
-        // SAFETY: kill is async-signal-safe.
-        unsafe { libc::kill(child, sig) };
-    } else {
-        PENDING.fetch_or(1 << sig, Ordering::SeqCst);
+    let from_terminal = unsafe { (*info).si_code } == libc::SI_KERNEL;
+    match CHILD.load(Ordering::SeqCst) {
+        NOT_STARTED => {
+            PENDING.fetch_or(1 << sig, Ordering::SeqCst);
+        }
+        _ if from_terminal => {}
+        EXITED => {
+            PENDING.fetch_or(1 << sig, Ordering::SeqCst);
+        }
+        child => {
+            // SAFETY: kill is async-signal-safe.
+            unsafe { libc::kill(child, sig) };
+        }
     }
 }
 
@@ -74,7 +81,11 @@ impl Drop for RunCgroup {
 }
 
 pub fn main(config: &Config, command: &[OsString], verbose: u8) -> Result<ExitCode> {
+    // Found (as a shell finds it) before anything is made, with a normal run's messages.
+    let path = crate::run::find_command(&command[0])?;
     program::check_privileges()?;
+    // From here on an INT/TERM/HUP/QUIT is held until the cgroup is cleaned up.
+    install_forwarding();
     let hierarchy = Hierarchy::find()?;
     let own = hierarchy.own()?;
     cgroup::remove_stale(&own);
@@ -84,7 +95,7 @@ pub fn main(config: &Config, command: &[OsString], verbose: u8) -> Result<ExitCo
         dir: cgroup::create_own(&own, "run")?,
     };
     let link = loaded.attach(&run_cgroup.dir)?;
-    program::probe(&run_cgroup.dir, &values)?;
+    program::probe(&run_cgroup.dir, &values, &config.scope)?;
     if verbose > 0 {
         eprintln!(
             "kashim: keepalive for COMMAND's TCP connections ({}) via eBPF in cgroup {}",
@@ -93,8 +104,11 @@ pub fn main(config: &Config, command: &[OsString], verbose: u8) -> Result<ExitCo
         );
     }
 
-    install_forwarding();
-    let status = spawn_and_wait(command, &run_cgroup.dir)?;
+    let status = match first_pending() {
+        // Interrupted while setting up: COMMAND never starts; kashim ends by that signal.
+        Some(sig) => sig,
+        None => spawn_and_wait(&path, command, &run_cgroup.dir)?,
+    };
     wait_until_empty(&run_cgroup.dir);
     drop(link);
     drop(loaded);
@@ -102,14 +116,14 @@ pub fn main(config: &Config, command: &[OsString], verbose: u8) -> Result<ExitCo
     Ok(pass_through(status))
 }
 
-fn spawn_and_wait(command: &[OsString], dir: &Path) -> Result<libc::c_int> {
+fn spawn_and_wait(path: &Path, command: &[OsString], dir: &Path) -> Result<libc::c_int> {
     let procs = OpenOptions::new()
         .write(true)
         .open(dir.join("cgroup.procs"))
         .map_err(|e| Error::failure(format!("cannot open {}/cgroup.procs: {e}", dir.display())))?;
     let procs_fd = procs.as_raw_fd();
-    let mut cmd = Command::new(&command[0]);
-    cmd.args(&command[1..]);
+    let mut cmd = Command::new(path);
+    cmd.arg0(&command[0]).args(&command[1..]);
     // SAFETY: the hook only calls write(2), which is async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
@@ -121,18 +135,17 @@ fn spawn_and_wait(command: &[OsString], dir: &Path) -> Result<libc::c_int> {
         });
     }
     let shown = kashim_config::escape(command[0].as_encoded_bytes());
-    let child = cmd.spawn().map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => {
-            Error::new(EXIT_NOT_FOUND, format!("{shown}: command not found"))
-        }
-        io::ErrorKind::PermissionDenied => {
-            Error::new(EXIT_CANNOT_RUN, format!("{shown}: cannot run: {e}"))
-        }
-        _ => Error::new(EXIT_CANNOT_RUN, format!("{shown}: cannot run: {e}")),
-    })?;
+    let child = cmd
+        .spawn()
+        .map_err(|e| Error::new(EXIT_CANNOT_RUN, format!("{shown}: cannot run it: {e}")))?;
     drop(procs);
     let pid = child.id() as i32;
     CHILD.store(pid, Ordering::SeqCst);
+    // A signal that came between the check before spawning and now.
+    if let Some(sig) = first_pending() {
+        // SAFETY: plain kill(2) to our child.
+        unsafe { libc::kill(pid, sig) };
+    }
     let mut status = 0;
     loop {
         // SAFETY: waiting for our own child.
@@ -143,8 +156,14 @@ fn spawn_and_wait(command: &[OsString], dir: &Path) -> Result<libc::c_int> {
             break;
         }
     }
-    CHILD.store(0, Ordering::SeqCst);
+    CHILD.store(EXITED, Ordering::SeqCst);
     Ok(status)
+}
+
+/// Takes the pending signals; returns the lowest-numbered one.
+fn first_pending() -> Option<libc::c_int> {
+    let pending = PENDING.swap(0, Ordering::SeqCst);
+    (pending != 0).then(|| pending.trailing_zeros() as libc::c_int)
 }
 
 /// COMMAND has exited; its descendants may still run (daemons, background jobs). The program

@@ -154,7 +154,7 @@ pub fn to_json(entries: &[Entry]) -> String {
         .map(|e| {
             let values = match e.values {
                 Some(v) => format!(
-                    "\"idle_s\":{},\"interval_s\":{},\"count\":{},\"user_timeout_ms\":{},\"force\":{}",
+                    "\"idle_s\":{},\"interval_s\":{},\"count\":{},\"user_timeout_ms\":{},\"force\":{},\"force_cap\":{},\"direction\":\"{}\",\"only_rules\":{},\"except_rules\":{}",
                     v.idle_s,
                     v.interval_s,
                     v.count,
@@ -163,7 +163,15 @@ pub fn to_json(entries: &[Entry]) -> String {
                     } else {
                         v.user_timeout_ms.to_string()
                     },
-                    v.force != 0
+                    v.force != 0,
+                    v.force_cap != 0,
+                    v.direction_name(),
+                    if v.only_given == 0 {
+                        "null".to_string()
+                    } else {
+                        v.only_len.to_string()
+                    },
+                    v.except_len
                 ),
                 None => "\"idle_s\":null".to_string(),
             };
@@ -218,7 +226,7 @@ mod tests {
         assert_eq!(to_json(&[]), "[]");
         assert_eq!(
             to_json(&[entry("/cg/b\"x\n", true, 0)]),
-            "[{\"cgroup\":\"/cg/b\\\"x\\u000a\",\"pinned\":true,\"program_id\":7,\"idle_s\":60,\"interval_s\":10,\"count\":6,\"user_timeout_ms\":null,\"force\":false}]"
+            "[{\"cgroup\":\"/cg/b\\\"x\\u000a\",\"pinned\":true,\"program_id\":7,\"idle_s\":60,\"interval_s\":10,\"count\":6,\"user_timeout_ms\":null,\"force\":false,\"force_cap\":false,\"direction\":\"both\",\"only_rules\":null,\"except_rules\":0}]"
         );
     }
 }

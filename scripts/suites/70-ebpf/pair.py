@@ -1,11 +1,14 @@
 """A loopback TCP client and server in Python, printing keepalive of both ends like pair.c.
-Usage: pair.py [6]   6: over IPv6 (::1)."""
+Usage: pair.py [6] [PORT]   6: over IPv6 (::1); PORT: the server's port (default: any free one)."""
 import socket
 import sys
 
-family, host = (socket.AF_INET6, "::1") if sys.argv[1:] == ["6"] else (socket.AF_INET, "127.0.0.1")
+args = sys.argv[1:]
+family, host = (socket.AF_INET6, "::1") if "6" in args else (socket.AF_INET, "127.0.0.1")
+port = next((int(a) for a in args if a != "6"), 0)
 listener = socket.socket(family)
-listener.bind((host, 0))
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind((host, port))
 listener.listen()
 client = socket.create_connection(listener.getsockname()[:2])
 server, _ = listener.accept()
