@@ -146,7 +146,7 @@ find "$d" -exec touch -h -d "@$epoch" {} +
 install -d "$d/DEBIAN"
 size=$(du -sk --apparent-size "$d/usr" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@INSTALLED_SIZE@/$size/" packaging/deb/control.in >"$d/DEBIAN/control"
-for s in postinst prerm postrm; do install -m 0755 "packaging/deb/$s" "$d/DEBIAN/$s"; done
+for s in postinst prerm; do install -m 0755 "packaging/deb/$s" "$d/DEBIAN/$s"; done
 (cd "$d" && find usr -type f | LC_ALL=C sort | xargs md5sum) >"$d/DEBIAN/md5sums"
 chmod 0644 "$d/DEBIAN/control" "$d/DEBIAN/md5sums"
 deb=$out/kashim_${version}_amd64.deb
