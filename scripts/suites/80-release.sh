@@ -54,7 +54,10 @@ mirror=${KASHIM_DEBIAN_MIRROR:-$( {
     grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
         awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file):/) { print $i; break } }'
 } | grep -v -e security -e updates | grep -m 1 '/debian/*$')}
-mirror=${mirror:-http://deb.debian.org/debian}
+if [ -z "$mirror" ]; then
+    skip "debian 11 root" "no Debian mirror in /etc/apt/sources.list* (set KASHIM_DEBIAN_MIRROR)"
+    exit 0
+fi
 if [ "${CI:-}" = true ]; then
     cache=$work/bullseye
 else
