@@ -107,7 +107,8 @@ elf_check() {
     have=${have% }
     [ "$have" = "$want" ] || why+=("NEEDED is \"$have\", expected \"$want\"")
     readelf -S "$f" | grep -q '\.symtab' && why+=("not stripped")
-    if [ ${#why[@]} = 0 ]; then pass "$label: symbols up to GLIBC_$top (≤ $ceiling), NEEDED $have, stripped"
+    { readelf -d "$f" | grep -q 'BIND_NOW' && readelf -l "$f" | grep -q 'GNU_RELRO'; } || why+=("no full RELRO (BIND_NOW)")
+    if [ ${#why[@]} = 0 ]; then pass "$label: symbols up to GLIBC_$top (≤ $ceiling), NEEDED $have, stripped, full RELRO"
     else fail "$label" "${why[*]}"; fi
 }
 for e in "${expect[@]}"; do
