@@ -71,20 +71,22 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/kashim-release.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 # --- build -----------------------------------------------------------------------------------------
-# Its own target directory, so the developer's target/release is never touched.
-export CARGO_TARGET_DIR=$root/target/zig
+# A target directory per glibc version (cargo rebuilds everything when the linker changes), apart
+# from the developer's target/release.
 # Full RELRO, as the developer build has it: linked through zig, the cdylib would otherwise bind
 # lazily (its GOT left writable). Costs about 6 µs of start-up (docs/release.md).
 export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C link-arg=-Wl,-z,relro,-z,now"
-built=$CARGO_TARGET_DIR/$TRIPLE/release
+built=$root/target/zig-glibc$PORTABLE_GLIBC/$TRIPLE/release
 # zig glibc stubs are chosen by the suffix of the target; the same Rust target is used (the host's:
 # nothing to download).
 say "building libkashim.so for glibc >= $FAST_GLIBC"
-cargo zigbuild --release --locked --quiet -p kashim --target "$TRIPLE.$FAST_GLIBC"
+CARGO_TARGET_DIR=$root/target/zig-glibc$FAST_GLIBC \
+    cargo zigbuild --release --locked --quiet -p kashim --target "$TRIPLE.$FAST_GLIBC"
 mkdir -p "$tmp/fast"
-cp "$built/libkashim.so" "$tmp/fast/libkashim.so"
+cp "$root/target/zig-glibc$FAST_GLIBC/$TRIPLE/release/libkashim.so" "$tmp/fast/libkashim.so"
 say "building libkashim.so and kashim for glibc >= $PORTABLE_GLIBC"
-cargo zigbuild --release --locked --quiet --target "$TRIPLE.$PORTABLE_GLIBC"
+CARGO_TARGET_DIR=$root/target/zig-glibc$PORTABLE_GLIBC \
+    cargo zigbuild --release --locked --quiet --target "$TRIPLE.$PORTABLE_GLIBC"
 
 # stage DIR LIBDIR: the files of an installation under DIR (bin/, LIBDIR/, share/).
 stage() {
