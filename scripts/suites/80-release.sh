@@ -16,6 +16,7 @@ export -n LIBKASHIM_ROOT LIBKASHIM
 root=$LIBKASHIM_ROOT
 dev_lib=$LIBKASHIM
 work=$(mktemp -d "${TMPDIR:-/tmp}/kashim-80.XXXXXX")
+chmod 755 "$work"   # the C tests' secure-execution check loads the released library as nobody
 bs_pid=""
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
