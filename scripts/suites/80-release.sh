@@ -189,7 +189,7 @@ if [ -n "$bs_pid" ]; then
     fi
 fi
 r=$work/root
-cp -a "$cache" "$r"
+if [ "$cache" = "$work/bullseye" ]; then mv "$cache" "$r"; else cp -a "$cache" "$r"; fi
 mkdir -p "$r/tmp/k"
 cp "$deb" "$r/tmp/k/kashim.deb"
 cp "$work/probe.py" "$r/tmp/k/probe.py"
