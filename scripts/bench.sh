@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh: what kashim costs, measured side by side in one run.
 #
-# Usage: scripts/bench.sh [--quick] [--rounds N] [--python PATH] [--no-callgrind]
+# Usage: scripts/bench.sh [--quick] [--rounds N] [--python PATH] [--no-callgrind] [--release DIR]
 #
 # Every case runs a small C program (c-tests/bench/) under kashim and a reference: the same program
 # setting the same keepalive options itself (the physical floor: those calls are what kashim is
@@ -22,13 +22,14 @@ kbin=$root/target/release/kashim
 src=$root/c-tests/bench
 bin=$root/c-tests/bin
 
-rounds=41 n_sock=5000 n_conn=1000 c_pairs=10 py_pairs=4 rss_runs=7 callgrind=1 py=""
+release="" rounds=41 n_sock=5000 n_conn=1000 c_pairs=10 py_pairs=4 rss_runs=7 callgrind=1 py=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) rounds=5 n_sock=2000 n_conn=300 c_pairs=4 py_pairs=2 rss_runs=3 callgrind=0 ;;
         --rounds) rounds=${2:?--rounds needs a number}; shift ;;
         --python) py=${2:?--python needs a path}; shift ;;
         --no-callgrind) callgrind=0 ;;
+        --release) release=${2:?--release needs a directory (an unpacked release tarball)}; shift ;;
         -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
@@ -62,6 +63,26 @@ done
 null=$bin/null-preload.so
 if [ ! "$null" -nt "$src/null-preload.c" ]; then
     cc -O2 -fPIC -shared -o "$null" "$src/null-preload.c" || { echo "bench.sh: cannot compile null-preload.c" >&2; exit 1; }
+fi
+# Start-up of the released library (issue 11): both builds from an unpacked release tarball (--release
+# DIR, else dist/'s newest tarball), next to the minimal C shim (mutant-shim.c without MUTANT_FAULT).
+shim=$bin/bench-minimal-shim.so
+if [ ! "$shim" -nt "$src/mutant-shim.c" ]; then
+    cc -O2 -fPIC -shared -o "$shim" "$src/mutant-shim.c" -ldl || { echo "bench.sh: cannot compile mutant-shim.c" >&2; exit 1; }
+fi
+if [ -z "$release" ]; then
+    tarball=$(find "$root/dist" -maxdepth 1 -name 'kashim-*-x86_64-linux-gnu.tar.gz' -printf '%T@ %p\n' 2>/dev/null |
+        sort -rn | head -n 1 | cut -d' ' -f2-)
+    if [ -n "$tarball" ]; then
+        release=$tmp/release
+        mkdir -p "$release"
+        tar -C "$release" -xzf "$tarball" || { echo "bench.sh: cannot unpack $tarball" >&2; exit 1; }
+    fi
+fi
+rel_fast=${release:+$release/lib/kashim/libkashim-glibc2.34.so}
+rel_port=${release:+$release/lib/kashim/libkashim-glibc2.17.so}
+if [ -n "$release" ] && { [ ! -f "$rel_fast" ] || [ ! -f "$rel_port" ]; }; then
+    echo "bench.sh: $release has no lib/kashim/libkashim-glibc2.{17,34}.so" >&2; exit 2
 fi
 # python3: the distribution's interpreter (what a server runs) if there is one, else the first on
 # PATH, resolved to the real binary (a pyenv shim is a shell script: we would time bash).
@@ -158,6 +179,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo "kashim benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, kernel $(uname -r), $(ldd --version 2>/dev/null | head -n 1 | sed 's/^ldd //')"
 echo "library: $lib ($(stat -c %s "$lib") bytes)${py:+; python: $py}"
+[ -n "$release" ] && echo "released: $rel_fast ($(stat -c %s "$rel_fast") bytes), $rel_port ($(stat -c %s "$rel_port") bytes)"
 echo "rounds: $rounds; per run: $n_sock x socket()+close(), $n_conn loopback connections; start-up pairs per round: $c_pairs C, $py_pairs python3"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -173,6 +195,15 @@ for ((r = 0; r < rounds; r++)); do
     [ -n "$ebpf_cg" ] && ebpf_pair "$r"
     startup c "$c_pairs" "$lib" "$bin/empty"
     startup cnull "$c_pairs" "$null" "$bin/empty"
+    startup cshim "$c_pairs" "$shim" "$bin/empty"
+    if [ -n "$release" ]; then
+        startup crel34 "$c_pairs" "$rel_fast" "$bin/empty"
+        startup crel17 "$c_pairs" "$rel_port" "$bin/empty"
+        # This round's released-minus-shim start-up, each side the median of its pairs' deltas.
+        for v in crel34 crel17 c; do
+            add "$v-shim.cpu" $(($(tail -n "$c_pairs" "$tmp/$v.d.cpu" | median | cut -d. -f1) - $(tail -n "$c_pairs" "$tmp/cshim.d.cpu" | median | cut -d. -f1)))
+        done
+    fi
     [ -n "$py" ] && startup py "$py_pairs" "$lib" "$py" -c pass
 done
 [ -t 2 ] && printf '\r%*s\r' 30 '' >&2
@@ -293,10 +324,31 @@ fi
 row_startup "start-up, C \`main(){}\`" c "without kashim"
 [ -n "$py" ] && row_startup "start-up, \`python3 -c pass\`" py "without kashim"
 row_startup "start-up, C \`main(){}\`, empty preloaded library" cnull "without it (floor of any LD_PRELOAD)" info
+row_startup "start-up, C \`main(){}\`, minimal C shim (mutant-shim.c)" cshim "without it" info
+if [ -n "$release" ]; then
+    row_startup "start-up, C \`main(){}\`, released library, glibc ≥ 2.34 build" crel34 "without it"
+    row_startup "start-up, C \`main(){}\`, released library, glibc ≥ 2.17 build" crel17 "without it" info
+fi
 echo
 echo "Loops: CPU (wall) time per iteration, median of per-round ratios kashim/reference."
 echo "Start-up: median CPU time per process, Δ = median of paired differences (CPU and wall)."
 echo "Start-up page faults added (median): kashim $(med c.d.flt), empty preloaded library $(med cnull.d.flt)."
+if [ -n "$release" ]; then
+    # Issue 11's goal: the released library costs at most 25 µs more start-up than the minimal C shim.
+    echo
+    echo "| start-up Δ minus the minimal C shim's Δ (CPU, per round, median) | difference | target | met |"
+    echo "|---|---|---|---|"
+    for v in "crel34|released, glibc ≥ 2.34 build|25" "crel17|released, glibc ≥ 2.17 build|-" "c|developer build (cargo build --release)|-"; do
+        IFS='|' read -r case label target <<<"$v"
+        d=$(med "$case-shim.cpu")
+        if [ "$target" = - ]; then ok="(info)" t="—"
+        else
+            ok=$(awk -v d="$d" -v t="$target" 'BEGIN { print (d <= t) ? "yes" : "NO" }'); t="≤ +$target µs"
+            [ "$ok" = yes ] || missed=1
+        fi
+        printf '| %s | %+d µs | %s | %s |\n' "$label" "${d%.*}" "$t" "$ok"
+    done
+fi
 
 echo
 echo "| the kashim command | compared with | median CPU (wall) | reference CPU (wall) | Δ CPU | Δ wall | target | met |"
