@@ -60,6 +60,11 @@ run "stdio closes" -- "$bin/close_test"
 run "stdio closes, KASHIM_FORCE=1" KASHIM_FORCE=1 -- "$bin/close_test" force
 run "stress at debug" KASHIM_LOG=debug -- "$bin/stress_test"
 run "logging never harms" KASHIM_LOG=debug -- "$bin/log_test"
+if command -v python3 >/dev/null; then
+    run "logging to a terminal" KASHIM_LOG=debug -- python3 "$here/tty_test.py" "$bin/log_test"
+else
+    echo "SKIP logging to a terminal: python3 not found"
+fi
 
 # Controls: the checks must fail without the shim, or they prove nothing.
 control() { # label expected-failures-at-least program args

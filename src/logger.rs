@@ -9,6 +9,8 @@
 //! - blocking: a pipe is written with `pwritev2(RWF_NOWAIT)`, a socket with `MSG_DONTWAIT`, anything
 //!   else only when `poll` says it is writable now; the file description's flags (shared with the
 //!   program and other processes) are never changed;
+//! - stopping the program: a terminal whose TOSTOP flag is set gets no line from a background
+//!   process group (the write would stop the whole process with SIGTTOU);
 //! - raising SIGPIPE: a socket is written with `MSG_NOSIGNAL`; for a pipe SIGPIPE is blocked around
 //!   the write and, if the write raised it, taken back before it is unblocked.
 //!
@@ -46,8 +48,10 @@ enum Kind {
     None = 0,
     Pipe = 1,
     Socket = 2,
-    /// Terminal, regular file, character device...
+    /// Regular file and anything else that is neither of the above nor a character device.
     Other = 3,
+    /// A terminal, or another character device (/dev/null...).
+    CharDevice = 4,
 }
 
 static STDERR_KIND: AtomicU8 = AtomicU8::new(Kind::None as u8);
@@ -66,6 +70,7 @@ fn identify_stderr() -> Option<(Kind, u64, u64)> {
     let kind = match st.st_mode & libc::S_IFMT {
         libc::S_IFIFO => Kind::Pipe,
         libc::S_IFSOCK => Kind::Socket,
+        libc::S_IFCHR => Kind::CharDevice,
         _ => Kind::Other,
     };
     #[allow(clippy::unnecessary_cast)] // dev_t and ino_t are not u64 on every target
@@ -88,6 +93,7 @@ fn stderr_if_unchanged() -> Option<Kind> {
         1 => Kind::Pipe,
         2 => Kind::Socket,
         3 => Kind::Other,
+        4 => Kind::CharDevice,
         _ => return None,
     };
     let (now, dev, ino) = identify_stderr()?;
@@ -132,6 +138,11 @@ pub fn log(configured: LogLevel, level: LogLevel, args: fmt::Arguments<'_>) {
                 write_once(bytes);
             }
         }
+        Kind::CharDevice => {
+            if !background_on_tostop_terminal() && writable_now() {
+                write_once(bytes);
+            }
+        }
         Kind::None => {}
     }
 }
@@ -154,6 +165,21 @@ fn write_pipe(bytes: &[u8]) -> isize {
 fn write_once(bytes: &[u8]) -> isize {
     // SAFETY: the pointer and length describe `bytes`.
     unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) }
+}
+
+/// Would a write to fd 2 stop this process? True when fd 2 is a terminal with TOSTOP set and this
+/// process group is not its foreground group (then the kernel sends SIGTTOU, whose default action
+/// stops the process).
+fn background_on_tostop_terminal() -> bool {
+    // SAFETY: tcgetattr fills the struct when it returns 0; it fails (ENOTTY) on other devices.
+    unsafe {
+        let mut terminal = std::mem::zeroed::<libc::termios>();
+        if libc::tcgetattr(2, &mut terminal) != 0 || terminal.c_lflag & libc::TOSTOP == 0 {
+            return false;
+        }
+        let foreground = libc::tcgetpgrp(2);
+        foreground >= 0 && foreground != libc::getpgrp()
+    }
 }
 
 /// Is fd 2 ready for a write right now (and its reader still there)?
