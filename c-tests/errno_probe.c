@@ -67,5 +67,23 @@ int main(void) {
     show("close ok", close(200));
     show("close twice (EBADF)", close(200));
     show("close -1", close(-1));
+    show("setsockopt SO_KEEPALIVE wild pointer (EFAULT)", setsockopt(tcp, SOL_SOCKET, SO_KEEPALIVE, (void *)16, 4));
+    show("setsockopt TCP_KEEPIDLE 300 on configured", setsockopt(nb, IPPROTO_TCP, TCP_KEEPIDLE, &(int){300}, 4));
+    show("dup ok", dup(tcp));
+    show("dup bad", dup(-1));
+    show("fcntl F_DUPFD ok", fcntl(tcp, F_DUPFD, 300));
+    show("fcntl F_DUPFD_CLOEXEC ok", fcntl(tcp, F_DUPFD_CLOEXEC, 0));
+    show("fcntl F_DUPFD bad fd", fcntl(-1, F_DUPFD, 0));
+    show("fcntl F_DUPFD negative minimum (EINVAL)", fcntl(tcp, F_DUPFD, -1));
+    show("fcntl F_GETFL", fcntl(tcp, F_GETFL));
+    show("fcntl F_SETFL O_NONBLOCK", fcntl(tcp, F_SETFL, O_NONBLOCK));
+    show("fcntl F_GETFD bad fd", fcntl(-1, F_GETFD));
+    struct flock lock = {.l_type = F_WRLCK};
+    show("fcntl F_GETLK (pointer argument)", fcntl(pipefd[0], F_GETLK, &lock));
+    FILE *stream = fdopen(socket(AF_INET, SOCK_STREAM, 0), "r+");
+    show("fclose fdopen(socket)", fclose(stream));
+    stream = fdopen(socket(AF_INET, SOCK_STREAM, 0), "r+");
+    stream = freopen("/nonexistent/kashim", "r", stream);
+    show("freopen missing file (ENOENT)", stream ? 1 : -1);
     return 0;
 }
