@@ -250,6 +250,17 @@ else
     got=$(out)
     if [ "$rc" = 0 ] && [ "$got" = "1 30 10 3 0 $work/other.so:$LIB" ]; then pass wrapper-ld-preload-once
     else fail wrapper-ld-preload-once "got '$got' (exit $rc) $(err)"; fi
+    # Another copy of libkashim.so already in LD_PRELOAD (from a pasted --print-env line, say) is
+    # the one used, not joined by a second copy; --lib puts the library it names in its place.
+    mkdir -p "$work/copy"
+    cp "$LIB" "$work/copy/libkashim.so"
+    LD_PRELOAD=$work/other.so:$work/copy/libkashim.so run "$K" -v "$PY" "$work/ka.py"
+    a=$(out) a_err=$(err)
+    LD_PRELOAD=$work/other.so:$work/copy/libkashim.so run "$K" --lib "$LIB" "$PY" "$work/ka.py"
+    if [ "$a" = "1 60 10 6 0 $work/other.so:$work/copy/libkashim.so" ] && [ "$(grep -c active: <<<"$a_err")" = 1 ] &&
+        [ "$rc" = 0 ] && [ "$(out)" = "1 60 10 6 0 $work/other.so:$LIB" ]; then
+        pass wrapper-ld-preload-one-copy
+    else fail wrapper-ld-preload-one-copy "without --lib: '$a' $a_err; with --lib: '$(out)' (exit $rc) $(err)"; fi
 fi
 
 # ---------------------------------------------------------------- static / secure-execution warnings
