@@ -654,8 +654,9 @@ else fail install-refuses-bad-prefix "exit $rc $(err)"; fi
 # ---------------------------------------------------------------- the library stays lean
 # libkashim.so holds the hooks and their rules only: every symbol it exports is a libc function it
 # interposes, or its KASHIM_LIBRARY marker; it needs no library beyond the C runtime; its size stays
-# under a fixed bound (437 KiB when the command moved to Rust). Nothing of the command (argument
-# parser, JSON, eBPF loader) may be linked in. And the kashim binary exports no libc function, so
+# under a fixed bound of 640 KiB (437 KiB when the command moved to Rust, 506 KiB with the hooks of
+# issue 14 and the gaps work). Nothing of the command (argument parser, JSON, eBPF loader) may be
+# linked in. And the kashim binary exports no libc function, so
 # its own sockets are never interposed by code compiled into it.
 libc_so=$(ldconfig -p 2>/dev/null | awk '$1 == "libc.so.6" { print $NF; exit }')
 if ! command -v nm >/dev/null 2>&1 || ! command -v readelf >/dev/null 2>&1 || [ -z "$libc_so" ]; then
@@ -672,7 +673,7 @@ else
         grep -vxE 'libc\.so\.6|libgcc_s\.so\.1|ld-linux-[a-z0-9_-]+\.so\.[0-9]+' | tr '\n' ' ')
     [ -z "$needed" ] || why+=" needs more libraries: $needed;"
     size=$(stat -c %s "$LIB")
-    [ "$size" -le 524288 ] || why+=" $size bytes, more than the 512 KiB bound;"
+    [ "$size" -le 655360 ] || why+=" $size bytes, more than the 640 KiB bound;"
     own=$(nm -D --defined-only "$KBIN" | awk '{ print $3 }' | sort -u | comm -12 - "$work/libc.syms" | tr '\n' ' ')
     [ -z "$own" ] || why+=" the kashim binary exports libc functions: $own;"
     if [ -z "$why" ]; then pass "library-lean ($size bytes, exports: $(tr '\n' ' ' <"$work/lib.syms"))"
