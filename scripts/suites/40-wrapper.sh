@@ -562,6 +562,11 @@ else
         grep -q 'Compiling kashim' "$work/err" && grep -q 'Finished' "$work/err"; then
         pass wrapper-builds-library
     else fail wrapper-builds-library "exit $rc: $(err | tail -n 3 | tr '\n' '|')"; fi
+    # Built once, the next run goes straight to the binary: no cargo, no output of its own.
+    rm -f "$work/ran"
+    run "$tree/scripts/kashim" touch "$work/ran"
+    if [ "$rc" = 0 ] && [ -e "$work/ran" ] && [ ! -s "$work/err" ]; then pass wrapper-second-run-does-not-build
+    else fail wrapper-second-run-does-not-build "exit $rc: $(err | tail -n 3 | tr '\n' '|')"; fi
     rm -rf "$tree"
 fi
 
