@@ -5,6 +5,7 @@
 //! COMMAND (same process id), so its exit status and signals are COMMAND's own.
 
 use crate::cli::Invocation;
+use crate::elf;
 use crate::error::{Error, Result, EXIT_CANNOT_RUN, EXIT_NOT_FOUND};
 use crate::library::{self, Library};
 use crate::reach;
@@ -19,8 +20,9 @@ use std::process::ExitCode;
 /// What the run adds to the environment's LD_PRELOAD.
 #[derive(Debug, PartialEq, Eq)]
 enum Preload {
-    /// Append this library (unless the list has it already).
-    Add(PathBuf),
+    /// Add this library, unless the list names a libkashim.so already. `replace`: `--lib` was
+    /// given, so the library named there takes the place of another copy in the list.
+    Add { lib: PathBuf, replace: bool },
     /// /etc/ld.so.preload loads kashim into every program already: pass only the settings, so
     /// no second copy acts beside it.
     SystemWide(PathBuf),
@@ -46,7 +48,10 @@ pub fn main(inv: &Invocation, command: &[OsString]) -> Result<ExitCode> {
         }
         None => {
             let Library { path, .. } = library::for_run(inv.lib.as_deref())?;
-            Preload::Add(path)
+            Preload::Add {
+                lib: path,
+                replace: inv.lib.is_some(),
+            }
         }
     };
     let path = find_command(&command[0])?;
@@ -96,7 +101,10 @@ fn child_env(
         }
     }
     match preload {
-        Preload::Add(lib) => out.push(("LD_PRELOAD".into(), extend_preload(ld_preload, lib))),
+        Preload::Add { lib, replace } => {
+            let list = extend_preload(ld_preload, lib, *replace, |e| is_kashim(e, lib));
+            out.push(("LD_PRELOAD".into(), list));
+        }
         Preload::SystemWide(_) => {
             if let Some(v) = ld_preload {
                 out.push(("LD_PRELOAD".into(), v));
@@ -112,21 +120,45 @@ fn child_env(
     out
 }
 
-/// `list` with `lib` appended, unless an entry already names that file.
-fn extend_preload(list: Option<OsString>, lib: &Path) -> OsString {
+/// Whether an LD_PRELOAD entry is a libkashim.so (this one, one named so, or one with the marker).
+fn is_kashim(entry: &Path, lib: &Path) -> bool {
+    entry == lib
+        || entry.file_name() == Some(OsStr::new(library::FILE_NAME))
+        || same_file(entry, lib)
+        || elf::check_kashim_library(entry).is_ok()
+}
+
+/// `list` with `lib` appended, so that it names one libkashim.so: when an entry is a kashim
+/// library already (`is_kashim`), that copy stays (two would both act on every socket), or with
+/// `replace` is replaced by `lib` in its place.
+fn extend_preload(
+    list: Option<OsString>,
+    lib: &Path,
+    replace: bool,
+    is_kashim: impl Fn(&Path) -> bool,
+) -> OsString {
     let Some(list) = list.filter(|l| !l.is_empty()) else {
         return lib.as_os_str().to_owned();
     };
-    let present = library::preload_entries(list.as_bytes()).any(|e| {
-        let entry = Path::new(OsStr::from_bytes(e));
-        entry == lib || same_file(entry, lib)
-    });
-    if present {
+    let entries: Vec<&Path> = library::preload_entries(list.as_bytes())
+        .map(|e| Path::new(OsStr::from_bytes(e)))
+        .collect();
+    let Some(at) = entries.iter().position(|e| is_kashim(e)) else {
+        let mut out = list;
+        out.push(":");
+        out.push(lib);
+        return out;
+    };
+    if !replace || entries[at] == lib {
         return list;
     }
-    let mut out = list;
-    out.push(":");
-    out.push(lib);
+    let mut out = OsString::new();
+    for (i, entry) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(":");
+        }
+        out.push(if i == at { lib } else { entry });
+    }
     out
 }
 
@@ -225,18 +257,23 @@ mod tests {
     #[test]
     fn ld_preload_is_extended_once() {
         let lib = Path::new("/opt/k/lib/libkashim.so");
-        assert_eq!(extend_preload(None, lib), "/opt/k/lib/libkashim.so");
+        let named = |e: &Path| e.file_name() == Some(OsStr::new("libkashim.so"));
+        let ext = |list: &str, replace| extend_preload(Some(list.into()), lib, replace, named);
         assert_eq!(
-            extend_preload(Some("".into()), lib),
+            extend_preload(None, lib, false, named),
             "/opt/k/lib/libkashim.so"
         );
+        assert_eq!(ext("", false), "/opt/k/lib/libkashim.so");
+        assert_eq!(ext("/a.so", false), "/a.so:/opt/k/lib/libkashim.so");
         assert_eq!(
-            extend_preload(Some("/a.so".into()), lib),
-            "/a.so:/opt/k/lib/libkashim.so"
-        );
-        assert_eq!(
-            extend_preload(Some("/a.so /opt/k/lib/libkashim.so".into()), lib),
+            ext("/a.so /opt/k/lib/libkashim.so", false),
             "/a.so /opt/k/lib/libkashim.so"
+        );
+        // Another copy stays, unless --lib names the one to use.
+        assert_eq!(ext("/b/libkashim.so /a.so", false), "/b/libkashim.so /a.so");
+        assert_eq!(
+            ext("/b/libkashim.so /a.so", true),
+            "/opt/k/lib/libkashim.so:/a.so"
         );
     }
 
@@ -252,7 +289,10 @@ mod tests {
                 ("KASHIM_LOG", "info"),
             ]),
             &s,
-            &Preload::Add("/l/libkashim.so".into()),
+            &Preload::Add {
+                lib: "/l/libkashim.so".into(),
+                replace: false,
+            },
             true,
         );
         assert_eq!(

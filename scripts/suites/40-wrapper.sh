@@ -250,6 +250,17 @@ else
     got=$(out)
     if [ "$rc" = 0 ] && [ "$got" = "1 30 10 3 0 $work/other.so:$LIB" ]; then pass wrapper-ld-preload-once
     else fail wrapper-ld-preload-once "got '$got' (exit $rc) $(err)"; fi
+    # Another copy of libkashim.so already in LD_PRELOAD (from a pasted --print-env line, say) is
+    # the one used, not joined by a second copy; --lib puts the library it names in its place.
+    mkdir -p "$work/copy"
+    cp "$LIB" "$work/copy/libkashim.so"
+    LD_PRELOAD=$work/other.so:$work/copy/libkashim.so run "$K" -v "$PY" "$work/ka.py"
+    a=$(out) a_err=$(err)
+    LD_PRELOAD=$work/other.so:$work/copy/libkashim.so run "$K" --lib "$LIB" "$PY" "$work/ka.py"
+    if [ "$a" = "1 60 10 6 0 $work/other.so:$work/copy/libkashim.so" ] && [ "$(grep -c active: <<<"$a_err")" = 1 ] &&
+        [ "$rc" = 0 ] && [ "$(out)" = "1 60 10 6 0 $work/other.so:$LIB" ]; then
+        pass wrapper-ld-preload-one-copy
+    else fail wrapper-ld-preload-one-copy "without --lib: '$a' $a_err; with --lib: '$(out)' (exit $rc) $(err)"; fi
 fi
 
 # ---------------------------------------------------------------- static / secure-execution warnings
@@ -551,6 +562,11 @@ else
         grep -q 'Compiling kashim' "$work/err" && grep -q 'Finished' "$work/err"; then
         pass wrapper-builds-library
     else fail wrapper-builds-library "exit $rc: $(err | tail -n 3 | tr '\n' '|')"; fi
+    # Built once, the next run goes straight to the binary: no cargo, no output of its own.
+    rm -f "$work/ran"
+    run "$tree/scripts/kashim" touch "$work/ran"
+    if [ "$rc" = 0 ] && [ -e "$work/ran" ] && [ ! -s "$work/err" ]; then pass wrapper-second-run-does-not-build
+    else fail wrapper-second-run-does-not-build "exit $rc: $(err | tail -n 3 | tr '\n' '|')"; fi
     rm -rf "$tree"
 fi
 
@@ -643,8 +659,9 @@ else fail install-refuses-bad-prefix "exit $rc $(err)"; fi
 # ---------------------------------------------------------------- the library stays lean
 # libkashim.so holds the hooks and their rules only: every symbol it exports is a libc function it
 # interposes, or its KASHIM_LIBRARY marker; it needs no library beyond the C runtime; its size stays
-# under a fixed bound (437 KiB when the command moved to Rust). Nothing of the command (argument
-# parser, JSON, eBPF loader) may be linked in. And the kashim binary exports no libc function, so
+# under a fixed bound of 640 KiB (437 KiB when the command moved to Rust, 506 KiB with the hooks of
+# issue 14 and the gaps work). Nothing of the command (argument parser, JSON, eBPF loader) may be
+# linked in. And the kashim binary exports no libc function, so
 # its own sockets are never interposed by code compiled into it.
 libc_so=$(ldconfig -p 2>/dev/null | awk '$1 == "libc.so.6" { print $NF; exit }')
 if ! command -v nm >/dev/null 2>&1 || ! command -v readelf >/dev/null 2>&1 || [ -z "$libc_so" ]; then
@@ -661,7 +678,7 @@ else
         grep -vxE 'libc\.so\.6|libgcc_s\.so\.1|ld-linux-[a-z0-9_-]+\.so\.[0-9]+' | tr '\n' ' ')
     [ -z "$needed" ] || why+=" needs more libraries: $needed;"
     size=$(stat -c %s "$LIB")
-    [ "$size" -le 524288 ] || why+=" $size bytes, more than the 512 KiB bound;"
+    [ "$size" -le 655360 ] || why+=" $size bytes, more than the 640 KiB bound;"
     own=$(nm -D --defined-only "$KBIN" | awk '{ print $3 }' | sort -u | comm -12 - "$work/libc.syms" | tr '\n' ' ')
     [ -z "$own" ] || why+=" the kashim binary exports libc functions: $own;"
     if [ -z "$why" ]; then pass "library-lean ($size bytes, exports: $(tr '\n' ' ' <"$work/lib.syms"))"
