@@ -16,7 +16,7 @@ use crate::proc_net::show_addr;
 use crate::settings;
 use crate::sockopt::{self, errno_text, Applied};
 use kashim_config::Config;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
 
@@ -138,11 +138,11 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
     let failed = outcomes.0.values().any(|o| matches!(o, Outcome::Failed(_)));
     let covers_future = after.entries.iter().any(|e| e.sock.listening());
     // Sockets that closed meanwhile are gone from the view after; they are named here.
+    let still_open: HashSet<u64> = after.entries.iter().map(|e| e.sock.inode).collect();
     let closed: Vec<String> = sockets
         .iter()
         .filter(|(_, s)| {
-            outcomes.0.get(&s.inode) == Some(&Outcome::Closed)
-                || !after.entries.iter().any(|e| e.sock.inode == s.inode)
+            outcomes.0.get(&s.inode) == Some(&Outcome::Closed) || !still_open.contains(&s.inode)
         })
         .map(|(fd, s)| format!("fd {fd} ({} {})", show_addr(&s.local), show_addr(&s.remote)))
         .collect();

@@ -154,7 +154,7 @@ impl Survey {
                     }
                     Err(DupError::Exited) => {
                         return Err(Error::failure(format!(
-                            "{label}: the process exited while it was being inspected"
+                            "{label}: the process exited meanwhile"
                         )))
                     }
                     // Closed meanwhile: shown as /proc saw it a moment ago.
