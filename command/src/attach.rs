@@ -9,14 +9,16 @@
 
 use crate::cli::Invocation;
 use crate::error::{Error, Result, EXIT_FAILURE};
-use crate::inspect::{check_process, no_such_process, tcp_sockets, AttachColumn, Survey};
+use crate::inspect::{
+    check_process, no_such_process, print_out, tcp_sockets, AttachColumn, Survey,
+};
 use crate::json::Json;
 use crate::pidfd::{permission_hint, DupError, PidFd};
 use crate::proc_net::show_addr;
 use crate::settings;
 use crate::sockopt::{self, errno_text, Applied};
 use kashim_config::Config;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
 
@@ -83,7 +85,7 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
         Some(libc::ENOSYS) => needs_new_kernel(&label),
         _ => Error::failure(format!("{label}: pidfd_open: {}", errno_text(&e))),
     })?;
-    let sockets = tcp_sockets(pid, &label)?;
+    let sockets = tcp_sockets(pid, &label, Some(&pidfd))?;
     let mut outcomes = HashMap::new();
     let mut changed = 0;
     for (fd, sock) in &sockets {
@@ -138,11 +140,11 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
     let failed = outcomes.0.values().any(|o| matches!(o, Outcome::Failed(_)));
     let covers_future = after.entries.iter().any(|e| e.sock.listening());
     // Sockets that closed meanwhile are gone from the view after; they are named here.
+    let still_open: HashSet<u64> = after.entries.iter().map(|e| e.sock.inode).collect();
     let closed: Vec<String> = sockets
         .iter()
         .filter(|(_, s)| {
-            outcomes.0.get(&s.inode) == Some(&Outcome::Closed)
-                || !after.entries.iter().any(|e| e.sock.inode == s.inode)
+            outcomes.0.get(&s.inode) == Some(&Outcome::Closed) || !still_open.contains(&s.inode)
         })
         .map(|(fd, s)| format!("fd {fd} ({} {})", show_addr(&s.local), show_addr(&s.remote)))
         .collect();
@@ -159,7 +161,7 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
             "future_accepted_connections_covered",
             Json::Bool(covers_future),
         ));
-        println!("{}", Json::Obj(fields).to_text());
+        print_out(&(Json::Obj(fields).to_text() + "\n"));
     } else {
         let mut text = after.table(Some(&outcomes));
         // The "K of N" line stays last.
@@ -173,7 +175,7 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
         }
         text.push_str(&future_note(pid, covers_future, &config));
         text.push_str(&summary);
-        print!("{text}");
+        print_out(&text);
     }
     Ok(if !failed && after.all_have_keepalive() {
         ExitCode::SUCCESS

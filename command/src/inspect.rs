@@ -10,7 +10,9 @@ use crate::error::{Error, Result, EXIT_FAILURE};
 use crate::json::Json;
 use crate::pidfd::{permission_hint, DupError, PidFd};
 use crate::proc_net::{self, show_addr, TcpSocket, Timer};
+use crate::sock_diag::{self, SockDiag};
 use crate::sockopt::{self, errno_text, Keepalive};
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::os::fd::{AsFd, RawFd};
 use std::process::ExitCode;
@@ -24,15 +26,23 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
     });
     let survey = Survey::take(pid, pidfd.as_ref(), &label)?;
     if inv.json {
-        println!("{}", survey.json(None).to_text());
+        print_out(&(survey.json(None).to_text() + "\n"));
     } else {
-        print!("{}", survey.table(None));
+        print_out(&survey.table(None));
     }
     Ok(if survey.all_have_keepalive() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILURE)
     })
+}
+
+/// Writes the report to stdout. A reader that went away (`| head`) is not an error worth a
+/// panic: the report is simply cut short.
+pub fn print_out(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 pub fn no_such_process(label: &str) -> Error {
@@ -86,7 +96,6 @@ pub struct Survey {
     pub entries: Vec<Entry>,
     /// Why the options could not be read (each socket then shows `?`).
     pub opts_unreadable: Option<String>,
-    ticks: u64,
 }
 
 /// What `attach` did to one socket, for its extra column.
@@ -94,8 +103,14 @@ pub trait AttachColumn {
     fn outcome(&self, inode: u64) -> (String, Json);
 }
 
-/// The process's TCP sockets (inode, descriptor) as /proc shows them, without their options.
-pub fn tcp_sockets(pid: i32, label: &str) -> Result<Vec<(RawFd, TcpSocket)>> {
+/// The process's TCP sockets (descriptor, kernel view), without their options. With `pidfd`
+/// and the target in kashim's own network namespace, each socket is looked up by its addresses
+/// (sock_diag); /proc/PID/net/tcp{,6} (the whole namespace's tables) covers the rest.
+pub fn tcp_sockets(
+    pid: i32,
+    label: &str,
+    pidfd: Option<&PidFd>,
+) -> Result<Vec<(RawFd, TcpSocket)>> {
     let fds = proc_net::socket_fds(pid).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => no_such_process(label),
         io::ErrorKind::PermissionDenied => Error::failure(format!(
@@ -107,19 +122,61 @@ pub fn tcp_sockets(pid: i32, label: &str) -> Result<Vec<(RawFd, TcpSocket)>> {
             errno_text(&e)
         )),
     })?;
-    let wanted = fds.iter().map(|(_, inode)| *inode).collect();
-    let mut tables = proc_net::tcp_tables(pid, &wanted).map_err(|e| match e.kind() {
+    let mut found: HashMap<u64, TcpSocket> = HashMap::new();
+    let mut not_tcp: HashSet<u64> = HashSet::new();
+    if let (Some(pidfd), Some(diag)) = (pidfd, same_namespace_diag(pid)) {
+        for (fd, inode) in &fds {
+            if found.contains_key(inode) || not_tcp.contains(inode) {
+                continue;
+            }
+            let dup = match pidfd.dup_socket(*fd, *inode) {
+                Ok(dup) => dup,
+                Err(DupError::NotPermitted(_)) | Err(DupError::NoSyscall) => break,
+                Err(_) => continue, // closed meanwhile; /proc has the last word
+            };
+            if !sockopt::is_tcp(dup.as_fd()) {
+                not_tcp.insert(*inode);
+                continue;
+            }
+            let Ok((local, remote)) = sock_diag::addresses(dup.as_fd()) else {
+                continue;
+            };
+            // The inode check guards against a lookup that finds another socket (SO_REUSEPORT).
+            if let Ok(Some(sock)) = diag.lookup(local, remote) {
+                if sock.inode == *inode {
+                    found.insert(*inode, sock);
+                }
+            }
+        }
+    }
+    let wanted: HashSet<u64> = fds
+        .iter()
+        .map(|(_, inode)| *inode)
+        .filter(|inode| !found.contains_key(inode) && !not_tcp.contains(inode))
+        .collect();
+    let tables = proc_net::tcp_tables(pid, &wanted).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => no_such_process(label),
         _ => Error::failure(format!(
             "{label}: cannot read /proc/{pid}/net/tcp: {}",
             errno_text(&e)
         )),
     })?;
+    found.extend(tables);
     // A socket held by several descriptors is listed once, under its first.
     Ok(fds
         .into_iter()
-        .filter_map(|(fd, inode)| Some((fd, tables.remove(&inode)?)))
+        .filter_map(|(fd, inode)| Some((fd, found.remove(&inode)?)))
         .collect())
+}
+
+/// A sock_diag socket, when PID shares kashim's network namespace (the lookups happen there).
+fn same_namespace_diag(pid: i32) -> Option<SockDiag> {
+    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()?;
+    let ours = std::fs::read_link("/proc/self/ns/net").ok()?;
+    if theirs != ours {
+        return None;
+    }
+    SockDiag::open().ok()
 }
 
 impl Survey {
@@ -129,7 +186,7 @@ impl Survey {
         pidfd: std::result::Result<&PidFd, &String>,
         label: &str,
     ) -> Result<Survey> {
-        let sockets = tcp_sockets(pid, label)?;
+        let sockets = tcp_sockets(pid, label, pidfd.ok())?;
         let command = std::fs::read_to_string(format!("/proc/{pid}/comm"))
             .map(|c| c.trim_end().to_string())
             .unwrap_or_else(|_| "?".into());
@@ -154,7 +211,7 @@ impl Survey {
                     }
                     Err(DupError::Exited) => {
                         return Err(Error::failure(format!(
-                            "{label}: the process exited while it was being inspected"
+                            "{label}: the process exited meanwhile"
                         )))
                     }
                     // Closed meanwhile: shown as /proc saw it a moment ago.
@@ -171,7 +228,6 @@ impl Survey {
             command,
             entries,
             opts_unreadable,
-            ticks: proc_net::ticks_per_second(),
         })
     }
 
@@ -195,7 +251,7 @@ impl Survey {
     }
 
     fn fires_in(&self, e: &Entry) -> Option<f64> {
-        (e.sock.timer == Timer::Keepalive).then(|| e.sock.when_ticks as f64 / self.ticks as f64)
+        (e.sock.timer == Timer::Keepalive).then(|| e.sock.when_ms as f64 / 1000.0)
     }
 
     fn keepalive_text(&self, e: &Entry) -> String {
@@ -209,8 +265,8 @@ impl Survey {
         match e.keepalive() {
             Some(true) => match e.sock.timer {
                 Timer::Keepalive => {
-                    // Tenths of a second, truncated, as the /proc value is.
-                    let tenths = e.sock.when_ticks * 10 / self.ticks;
+                    // Tenths of a second, truncated.
+                    let tenths = e.sock.when_ms / 100;
                     let mut text = format!("yes, fires in {}.{}s", tenths / 10, tenths % 10);
                     if e.sock.probes > 0 {
                         text.push_str(&format!(", {} unanswered probe(s)", e.sock.probes));
@@ -388,7 +444,6 @@ mod tests {
             command: "srv".into(),
             entries,
             opts_unreadable: unreadable.map(String::from),
-            ticks: 100,
         }
     }
 

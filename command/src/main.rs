@@ -19,6 +19,7 @@ mod proc_net;
 mod reach;
 mod run;
 mod settings;
+mod sock_diag;
 mod sockopt;
 
 use cli::Mode;

@@ -40,6 +40,17 @@ pub enum Timer {
 }
 
 impl Timer {
+    /// The code /proc/net/tcp and sock_diag both use.
+    pub fn from_code(code: u8) -> Timer {
+        match code {
+            0 => Timer::None,
+            1 => Timer::Retransmit,
+            2 => Timer::Keepalive,
+            4 => Timer::ZeroWindowProbe,
+            n => Timer::Other(n),
+        }
+    }
+
     pub fn name(self) -> Option<&'static str> {
         match self {
             Timer::None => None,
@@ -58,8 +69,8 @@ pub struct TcpSocket {
     pub remote: SocketAddr,
     pub state: u8,
     pub timer: Timer,
-    /// Time until the timer fires, in clock ticks (USER_HZ).
-    pub when_ticks: u64,
+    /// Time until the timer fires, in milliseconds (/proc: clock ticks, converted).
+    pub when_ms: u64,
     /// Keepalive (or zero-window) probes sent and not answered.
     pub probes: u32,
 }
@@ -81,20 +92,14 @@ pub fn parse_line(line: &str) -> Option<TcpSocket> {
         return None;
     }
     let (tr, when) = f[5].split_once(':')?;
-    let timer = match u8::from_str_radix(tr, 16).ok()? {
-        0 => Timer::None,
-        1 => Timer::Retransmit,
-        2 => Timer::Keepalive,
-        4 => Timer::ZeroWindowProbe,
-        n => Timer::Other(n),
-    };
+    let timer = Timer::from_code(u8::from_str_radix(tr, 16).ok()?);
     Some(TcpSocket {
         inode: f[9].parse().ok()?,
         local: parse_addr(f[1])?,
         remote: parse_addr(f[2])?,
         state: u8::from_str_radix(f[3], 16).ok()?,
         timer,
-        when_ticks: u64::from_str_radix(when, 16).ok()?,
+        when_ms: u64::from_str_radix(when, 16).ok()? * 1000 / ticks_per_second(),
         probes: f[8].parse().ok()?,
     })
 }
@@ -217,12 +222,13 @@ fn socket_inode(link: &str) -> Option<u64> {
 }
 
 /// Clock ticks per second, the unit of the `when` column.
-pub fn ticks_per_second() -> u64 {
+fn ticks_per_second() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     // SAFETY: sysconf has no preconditions.
-    match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
+    *TICKS.get_or_init(|| match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
         n if n > 0 => n as u64,
         _ => 100,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -242,8 +248,13 @@ mod tests {
         assert_eq!(show_addr(&s.remote), "127.0.0.1:8080");
         assert_eq!(s.state_name(), "ESTABLISHED");
         assert_eq!(
-            (s.timer, s.when_ticks, s.probes, s.inode),
-            (Timer::Keepalive, 0xB8A, 0, 43211)
+            (s.timer, s.when_ms, s.probes, s.inode),
+            (
+                Timer::Keepalive,
+                0xB8A * 1000 / ticks_per_second(),
+                0,
+                43211
+            )
         );
 
         let l = parse_line(V6).unwrap();

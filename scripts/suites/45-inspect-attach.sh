@@ -145,6 +145,18 @@ EOF
 [ "$json_rc" = 0 ] || why+=" exit $json_rc"
 verdict inspect-json "${why:+$why $(head -c 300 "$work/inspect.json")}"
 
+# A reader that went away (| head) cuts the report short: no panic message, the same status.
+why=$("$PY" - "$KB" "$srv_pid" 2>&1 <<'EOF' | tail -n 1
+import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)   # every write to w now fails with EPIPE
+p = subprocess.run([sys.argv[1], "--inspect", str(os.getpid())], stdout=w, stderr=subprocess.PIPE)
+if p.stderr or p.returncode not in (0, 1):
+    print("exit %d: %s" % (p.returncode, p.stderr.decode(errors="replace").strip().splitlines()[:2]))
+EOF
+)
+verdict inspect-into-a-closed-pipe "$why"
+
 # Rights. Reading /proc/PID/fd's links needs ptrace's read mode, judged on the effective (fs)
 # ids; pidfd_getfd needs attach mode, judged on the real ids and the caller's capabilities.
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && [ -x /usr/bin/python3 ]; then
@@ -345,8 +357,8 @@ for line in open(sys.argv[1]):
     elif call != "close":
         bad.append(line.strip())
 out = []
-# 7 TCP sockets: each is taken once to change it and once to show it afterwards.
-if taken != 14: out.append("pidfd_getfd called %d times (expected 2 x 7 TCP sockets)" % taken)
+# 7 TCP sockets: each is taken at least once to change it and once to show it afterwards.
+if taken < 14: out.append("pidfd_getfd called %d times (at least 2 x 7 TCP sockets expected)" % taken)
 if held: out.append("never closed: %s" % sorted(held))
 if bad: out.append("touched the target: %s" % bad[:3])
 print("; ".join(out))
