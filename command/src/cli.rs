@@ -62,9 +62,13 @@ pub struct Flag {
 use ModeKind::*;
 const KEEPALIVE_MODES: &[ModeKind] = &[Run, PrintEnv, Attach, Ebpf];
 const PRELOAD_MODES: &[ModeKind] = &[Run, PrintEnv];
-/// Scope options: decided by the library at connect()/accept(). --attach and --ebpf do not apply
-/// them (yet), so there they are an error rather than silently ignored.
-const SCOPE_MODES: &[ModeKind] = &[Run, PrintEnv];
+/// Scope rules and --force=cap: the library decides them at connect()/accept()/setsockopt, the
+/// eBPF program at connection establishment. --attach does not apply them (yet): an error there,
+/// never silently ignored.
+const SCOPE_MODES: &[ModeKind] = &[Run, PrintEnv, Ebpf];
+/// --no-children changes the environment COMMAND's children inherit: LD_PRELOAD modes only
+/// (--ebpf covers the whole cgroup, children included).
+const CHILDREN_MODES: &[ModeKind] = &[Run, PrintEnv];
 const ANY: &[ModeKind] = &[Run, PrintEnv, Inspect, Attach, Ebpf];
 
 pub const FLAGS: &[Flag] = &[
@@ -109,7 +113,7 @@ pub const FLAGS: &[Flag] = &[
         short: None,
         value: Value::Attached("cap|true"),
         accepts: "cap or true",
-        help: "kashim's values replace the program's own keepalive settings\n(KASHIM_FORCE=1). --force=cap: kashim's idle, interval and count are\nupper bounds: longer values of the program are lowered, shorter ones and\nkeepalive turned off stand (a run and --print-env only). Default: the\nprogram's own choice wins.",
+        help: "kashim's values replace the program's own keepalive settings\n(KASHIM_FORCE=1). --force=cap: kashim's idle, interval and count are\nupper bounds: longer values of the program are lowered, shorter ones and\nkeepalive turned off stand (not with --attach). Default: the program's own\nchoice wins.",
         modes: KEEPALIVE_MODES,
         var: Some("KASHIM_FORCE"),
     },
@@ -146,7 +150,7 @@ pub const FLAGS: &[Flag] = &[
         value: Value::None,
         accepts: "",
         help: "only COMMAND's own process gets keepalive: the programs it starts inherit\nneither libkashim.so nor KASHIM_* (KASHIM_CHILDREN=0).",
-        modes: SCOPE_MODES,
+        modes: CHILDREN_MODES,
         var: Some("KASHIM_CHILDREN"),
     },
     Flag {
@@ -480,7 +484,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
             .any(|s| s.var == "KASHIM_FORCE" && s.value.eq_ignore_ascii_case("cap"))
     {
         return Err(Error::usage(format!(
-            "--force=cap has no effect with {} (it applies to: a run, --print-env)",
+            "--force=cap has no effect with {} (it applies to: a run, --print-env, --ebpf)",
             kind.flag()
         )));
     }

@@ -208,5 +208,19 @@ fn scope_options() {
         .starts_with("--only has no effect with --attach"));
     assert!(usage_line(&["--attach", "1", "--force=cap"])
         .starts_with("--force=cap has no effect with --attach"));
+    // The eBPF program applies direction, address rules and cap itself.
+    assert!(p(&[
+        "--ebpf",
+        "--force=cap",
+        "--direction",
+        "inbound",
+        "--only",
+        ":5432",
+        "--except",
+        ":22",
+        "--",
+        "ls"
+    ])
+    .is_ok());
     assert!(p(&["--attach", "1", "--force"]).is_ok());
 }
