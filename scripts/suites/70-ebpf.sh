@@ -133,6 +133,14 @@ check "ebpf run: KASHIM_CHILDREN=0 (a cgroup covers children) is refused with on
 expect "ebpf run: KASHIM_* variables are read like options" $'client 1 40 5 3 0\nserver 1 40 5 3 0' \
     env KASHIM_IDLE=40 KASHIM_INTERVAL=5 KASHIM_COUNT=3 "$kashim" --ebpf -- "$tmp/pair"
 
+# COMMAND starts as it would without kashim: same limits (kashim raises RLIMIT_MEMLOCK only while
+# loading), environment, ignored signals, open descriptors, directory and umask.
+# shellcheck disable=SC2016 # expanded by the inner shell
+inspect_self='ulimit -a; env | grep -v "^_=" | sort; trap; ls /proc/self/fd | wc -l; pwd; umask'
+direct=$(sh -c "$inspect_self" 2>&1)
+inside=$("$kashim" --ebpf -- sh -c "$inspect_self" 2>&1)
+check "ebpf run: COMMAND starts with the same limits, environment, ignored signals, fds, cwd, umask" \
+    test "$direct" = "$inside"
 # Exit status and signals pass through; the run's cgroup is gone afterwards.
 runs_left() { find "$cg2" -maxdepth 6 -type d \( -name 'kashim-run-*' -o -name 'kashim-probe-*' \) 2>/dev/null; }
 "$kashim" --ebpf -- sh -c 'exit 7'
