@@ -12,8 +12,8 @@
 # take the CPU away; wall-time ratios are printed next to them. Start-up runs in alternating pairs
 # (CPU and wall time from spawn to exit). With valgrind installed, callgrind counts the user-space
 # instructions kashim adds per iteration: a noise-free view of its own work.
-# As root, the kashim --ebpf row times loopback connections in a cgroup with kashim's program against the
-# same cgroup without it (attached and detached every round).
+# As root, the kashim --ebpf rows time loopback connections in a cgroup with kashim's program against the
+# same cgroup without it (attached and detached every round), and against the program doing it itself.
 # Nothing here is a test: the exact system-call counts are asserted in scripts/suites/60-syscalls.sh.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -130,12 +130,15 @@ sock() {
     add "$c.$v.cpu" "${out% *}"
     add "$c.$v.wall" "${out#* }"
 }
-# ebpf_sock VARIANT: one sockbench conn run inside the eBPF row's cgroup.
+# ebpf_sock VARIANT: one sockbench conn run inside the eBPF rows' cgroup; the variant "self" is
+# the program setting the same options itself (no eBPF program attached then).
 ebpf_sock() {
-    local out
-    # shellcheck disable=SC2016 # $1..$3 are the inner shell's
-    out=$("${base_env[@]}" sh -c 'echo 0 >"$1/cgroup.procs" && exec "$2" conn "$3"' sh \
-        "$ebpf_cg" "$bin/sockbench" "$n_conn") || { echo "bench.sh: sockbench conn failed in $ebpf_cg" >&2; exit 1; }
+    local out self=()
+    [ "$1" = self ] && self=(self "$idle" "$intvl" "$cnt")
+    # shellcheck disable=SC2016 # $1.. are the inner shell's
+    out=$("${base_env[@]}" sh -c 'd=$1; shift; echo 0 >"$d/cgroup.procs" && exec "$@"' sh \
+        "$ebpf_cg" "$bin/sockbench" conn "$n_conn" ${self[@]+"${self[@]}"}) ||
+        { echo "bench.sh: sockbench conn failed in $ebpf_cg" >&2; exit 1; }
     add "ebpf.$1.cpu" "${out% *}"
     add "ebpf.$1.wall" "${out#* }"
 }
@@ -144,13 +147,17 @@ ebpf_with() {
     ebpf_sock kashim
     "$kcmd" --ebpf --cgroup "$ebpf_cg" --detach >/dev/null || { echo "bench.sh: --detach failed" >&2; exit 1; }
 }
-# ebpf_pair ROUND: with and without the program, order swapped on odd rounds, plus the ratios.
+# ebpf_pair ROUND: with the program, without it, and the program setting the options itself,
+# order reversed on odd rounds, plus the ratios.
 ebpf_pair() {
-    local k
-    if [ $(($1 % 2)) = 0 ]; then ebpf_with; ebpf_sock none; else ebpf_sock none; ebpf_with; fi
-    for k in cpu wall; do
-        add "ebpf.none.ratio.$k" "$(paste -d' ' <(tail -n 1 "$tmp/ebpf.kashim.$k") <(tail -n 1 "$tmp/ebpf.none.$k") |
-            awk '{ printf "%.5f", $1 / $2 }')"
+    local k ref
+    if [ $(($1 % 2)) = 0 ]; then ebpf_with; ebpf_sock none; ebpf_sock self
+    else ebpf_sock self; ebpf_sock none; ebpf_with; fi
+    for ref in none self; do
+        for k in cpu wall; do
+            add "ebpf.$ref.ratio.$k" "$(paste -d' ' <(tail -n 1 "$tmp/ebpf.kashim.$k") <(tail -n 1 "$tmp/ebpf.$ref.$k") |
+                awk '{ printf "%.5f", $1 / $2 }')"
+        done
     done
 }
 # pair CASE MODE N REF ROUND: kashim and the REF variant back to back, order swapped on odd rounds;
@@ -318,6 +325,7 @@ row_ratio "Unix socket()+close()" unix none "without kashim" 1.02
 row_ratio "loopback connect()+accept()+close()" conn self "program setting the options itself" 1.02
 if [ -n "$ebpf_cg" ]; then
     row_ratio "loopback connect()+accept()+close(), kashim --ebpf" ebpf none "same cgroup without the program" 1.05
+    row_ratio "loopback connect()+accept()+close(), kashim --ebpf" ebpf self "same cgroup, program setting the options itself" -
 else
     echo "| loopback connect()+accept()+close(), kashim --ebpf | skipped: $ebpf_why | | | | | ≤ 1.05 | — |"
 fi

@@ -205,13 +205,8 @@ pub struct Loaded {
 }
 
 pub fn load(values: Values) -> Result<Loaded> {
-    // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK, often only 64 KiB.
-    let unlimited = libc::rlimit {
-        rlim_cur: libc::RLIM_INFINITY,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: a valid rlimit; failure only matters on old kernels and shows up at load.
-    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
+    // No RLIMIT_MEMLOCK raise: kernels before 5.11 needed one, but kashim needs 6.1 anyway, and
+    // COMMAND must inherit kashim's limits unchanged.
     let mut ebpf = EbpfLoader::new()
         .override_global(VALUES_GLOBAL, &values, true)
         .load(OBJECT)
