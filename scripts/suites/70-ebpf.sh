@@ -292,6 +292,12 @@ expect "ebpf --detach: new connections in the cgroup are unchanged afterwards" "
 rc=$?
 check "ebpf --detach: a second detach says there is nothing to detach, exit 0" \
     test $rc -eq 0 -a "$(grep -c "nothing to detach" "$tmp/out")" -eq 1
+# Nested: a run inside a cgroup whose pinned program has --force. The nearer (run's) program acts
+# first, the parent's forced one after it, so the parent's values win; the run must still start.
+"$kashim" --ebpf --cgroup "$cg" --force --idle 100s >/dev/null
+expect "ebpf run inside a cgroup with a forced kashim program: starts, the forced values win" \
+    $'client 1 100 10 6 0\nserver 1 100 10 6 0' in_cgroup "$cg" "$kashim" --ebpf --idle 30s -- "$tmp/pair"
+"$kashim" --ebpf --cgroup "$cg" --detach >/dev/null
 # A cgroup deleted with the program still pinned (a systemd service that stopped without the
 # ExecStopPost): the next --status removes the dead pin.
 "$kashim" --ebpf --cgroup "$cg" >/dev/null

@@ -276,6 +276,19 @@ impl Loaded {
     }
 }
 
+fn ancestors_have_sock_ops(cgroup_dir: &Path) -> bool {
+    cgroup_dir
+        .ancestors()
+        .skip(1)
+        .take_while(|dir| super::cgroup::is_cgroup2_dir(dir))
+        .any(|dir| {
+            File::open(dir)
+                .ok()
+                .and_then(|f| super::sys::sock_ops_programs(f.as_fd()).ok())
+                .is_some_and(|ids| !ids.is_empty())
+        })
+}
+
 /// Why a probe failed, from its exit status.
 fn probe_failure(code: i32) -> Option<String> {
     let option = match code {
@@ -306,6 +319,12 @@ const PROBE_OUT_OF_SCOPE: i32 = 25;
 /// program attached), makes one loopback connection and reads the options back on both ends.
 /// Without loopback (a fresh network namespace) there is nothing to probe with, and it passes.
 pub fn probe(cgroup_dir: &Path, values: &Values, scope: &Scope) -> Result<()> {
+    // A sock_ops program on an ancestor cgroup (kashim's with --force, or another tool's) also
+    // acts on the probe's connection, after kashim's: what the probe reads back would then not be
+    // kashim's alone, so it cannot judge the kernel. The program is attached all the same.
+    if ancestors_have_sock_ops(cgroup_dir) {
+        return Ok(());
+    }
     let procs = std::ffi::CString::new(
         cgroup_dir
             .join("cgroup.procs")
