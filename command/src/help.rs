@@ -24,9 +24,10 @@ const FOOTER: &str = "
 D is a duration: a bare number is seconds; suffixes ms, s, m, h (600, 30s, 10m, 1h, 1500ms).
 LD_PRELOAD is extended, not replaced. kashim warns (and runs COMMAND anyway) when LD_PRELOAD
 cannot reach COMMAND (static, setuid/setgid, file capabilities); --ebpf reaches those.
-Exit status: a run: COMMAND's own (kashim execs it); --inspect/--attach/--ebpf: 0 when done and
-every connection has keepalive, 1 otherwise; 2 for a bad option or value; 125 if kashim cannot find
-or load its library; 126/127 if COMMAND cannot be run / is not found.
+Exit status: a run and --ebpf -- COMMAND: COMMAND's own; --inspect/--attach: 0 when every
+connection has keepalive, 1 otherwise or on an error; --ebpf --cgroup/--detach/--status: 0 when
+done, 1 on an error; 2 for a bad option or value; 125 if kashim cannot find or load its library;
+126/127 if COMMAND cannot be run / is not found.
 ";
 
 pub fn help_text() -> String {
