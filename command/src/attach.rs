@@ -78,6 +78,12 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
             "KASHIM_ENABLED is off in the environment, so --attach would change nothing (unset it)",
         ));
     }
+    if let Some(name) = unsupported(&config) {
+        // The options are refused by the parser; an inherited variable must not be ignored silently.
+        return Err(Error::usage(format!(
+            "{name} is set in the environment, but --attach cannot apply it (it configures every TCP socket of the process; unset it)"
+        )));
+    }
     let label = format!("--attach {pid}");
     check_process(pid, &label)?;
     let pidfd = PidFd::open(pid).map_err(|e| match e.raw_os_error() {
@@ -253,4 +259,23 @@ fn settings_json(c: &Config) -> Json {
         ("user_timeout_ms", Json::opt(c.user_timeout_ms, Json::num)),
         ("force", Json::Bool(c.force)),
     ])
+}
+
+/// The settings --attach cannot honour: scope rules (they are decided per connection as it is
+/// made), `FORCE=cap` and `CHILDREN` (a library setting).
+fn unsupported(config: &kashim_config::Config) -> Option<&'static str> {
+    let scope = &config.scope;
+    if scope.direction != kashim_config::Direction::Both {
+        Some("KASHIM_DIRECTION")
+    } else if scope.only.given() {
+        Some("KASHIM_ONLY")
+    } else if scope.except.given() {
+        Some("KASHIM_EXCEPT")
+    } else if config.force_cap {
+        Some("KASHIM_FORCE=cap")
+    } else if !config.children {
+        Some("KASHIM_CHILDREN=0")
+    } else {
+        None
+    }
 }

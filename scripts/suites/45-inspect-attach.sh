@@ -438,6 +438,16 @@ run "$KB" --attach "$dead"
 if [ "$rc" = 1 ] && [ "$(err)" = "kashim: --attach $dead: no such process" ]; then pass attach-no-process
 else fail attach-no-process "exit $rc: $(err)"; fi
 
+# A scope variable inherited from the environment cannot be applied by --attach: refused, exit 2,
+# never silently ignored (the options themselves are refused by the parser).
+why=""
+for var in KASHIM_ONLY=10.0.0.0/8 KASHIM_EXCEPT=:443 KASHIM_DIRECTION=outbound KASHIM_FORCE=cap KASHIM_CHILDREN=0; do
+    env "$var" timeout 60 "$KB" --attach "$$" >"$work/out" 2>"$work/err" </dev/null; rc=$?
+    [ "$rc" = 2 ] && [ ! -s "$work/out" ] && grep -q "^kashim: ${var%%=*}.* is set in the environment, but --attach cannot apply it" "$work/err" ||
+        why+=" $var: exit $rc, $(err | head -n 1);"
+done
+verdict attach-refuses-inherited-scope "$why"
+
 # An unprivileged user attaching to root's process: one line naming what is needed, exit 1.
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
     cp "$KB" "$work/kashim"; chmod 755 "$work/kashim"
