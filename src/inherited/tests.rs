@@ -118,6 +118,9 @@ fn keepalive_chosen_by_the_parent_stays_unless_force() {
 fn listeners_udp_unix_and_pipes_are_left_alone() {
     let config = Config::default();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // The table is global and close() is not hooked in unit tests: another test may have left an
+    // entry on this number, so start from the state a fresh process has.
+    fd_table::set(listener.as_raw_fd(), FdState::Unknown);
     assert!(adopt_connected(listener.as_raw_fd(), &config, "test", None).is_none());
     assert_eq!(keepalive(listener.as_raw_fd())[0], 0);
     assert_eq!(fd_table::get(listener.as_raw_fd()), FdState::Unknown);
