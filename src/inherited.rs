@@ -231,20 +231,15 @@ pub fn adopt_connected(
 }
 
 #[cfg(not(test))]
-extern "C" {
-    /// glibc 2.17+: getenv, except NULL in secure-execution mode (not in the libc crate).
-    fn secure_getenv(name: *const libc::c_char) -> *mut libc::c_char;
-}
-
-#[cfg(not(test))]
 fn env(name: &'static [u8]) -> Option<&'static [u8]> {
-    // secure_getenv: in a setuid/setgid/capability program the caller's LISTEN_* must not choose
-    // descriptors for kashim (secure-execution mode ignores the environment, as for KASHIM_*).
-    // SAFETY: `name` is NUL-terminated; the value lives in the environment, which nothing changes
-    // while the constructor runs (before main).
-    let value = unsafe { secure_getenv(name.as_ptr().cast()) };
-    // SAFETY: getenv returns a NUL-terminated string or null.
-    (!value.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr(value) }.to_bytes())
+    // As secure_getenv: in a setuid/setgid/capability program the caller's LISTEN_* must not
+    // choose descriptors for kashim (secure-execution mode ignores the environment, as for
+    // KASHIM_*). Read in place, as the KASHIM_* variables are: calling libc's secure_getenv would
+    // fault one more page of libc's code into every process.
+    if crate::init::secure_execution() {
+        return None;
+    }
+    crate::init::getenv(name)
 }
 
 #[cfg(not(test))]
@@ -255,7 +250,7 @@ pub fn adopt_at_start(config: &Config) {
         configured = adopt_connected(fd, config, "inherited connection (inetd)", configured);
     }
     // SAFETY: getpid has no preconditions.
-    let passed = listen_fds(env(b"LISTEN_PID\0"), env(b"LISTEN_FDS\0"), || unsafe {
+    let passed = listen_fds(env(b"LISTEN_PID"), env(b"LISTEN_FDS"), || unsafe {
         libc::getpid() as u32
     });
     for fd in passed {
