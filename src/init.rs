@@ -178,7 +178,8 @@ extern "C" fn constructor() {
             crate::children::leave_children_alone(config);
         }
         // Resolve every real function now, so no hook has to do it later (dlsym is not
-        // async-signal-safe).
+        // async-signal-safe): all in one pass first, then each hook's module takes its own.
+        crate::real::find_all();
         crate::socket::resolve();
         crate::connect::resolve();
         crate::accept::resolve();

@@ -1,6 +1,8 @@
 //! The functions kashim interposes on, as the program would have called them: the next definition
-//! after kashim (libc's), found with `dlsym(RTLD_NEXT)` once (eagerly from the constructor, so no
-//! hook has to call dlsym, which is not async-signal-safe) and kept in an atomic pointer.
+//! after kashim (libc's), found once (eagerly from the constructor, so no hook has to call dlsym,
+//! which is not async-signal-safe) and kept in an atomic pointer. The constructor finds them all in
+//! one pass over the loaded objects' symbol tables (`scan`), asking `dlsym(RTLD_NEXT)` only for
+//! what that pass cannot settle.
 //!
 //! If dlsym ever finds nothing, the hook must still not abort the program (a panic cannot leave an
 //! `extern "C"` function): each function has a fallback that does the same system call directly,
@@ -13,7 +15,40 @@ use crate::errno::ErrnoGuard;
 use libc::{c_int, c_long, c_void, socklen_t};
 use std::ffi::CStr;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+mod scan;
+
+/// What one pass over the loaded objects found for each of deepbind::HOOKED (0: not found there;
+/// dlsym is asked). Filled by `find_all` from the constructor, before any `resolve`.
+static FOUND: [AtomicUsize; HOOKED.len()] = [const { AtomicUsize::new(0) }; HOOKED.len()];
+use crate::deepbind::HOOKED;
+
+/// Looks up every hooked function's next definition at once (see `scan`): from the constructor,
+/// so that the `resolve` calls that follow need no dlsym.
+pub fn find_all() {
+    let mut found = [scan::Found::Nothing; HOOKED.len()];
+    scan::next_definitions(find_all as fn() as usize, &HOOKED, &mut found);
+    for (slot, found) in FOUND.iter().zip(found) {
+        if let scan::Found::At(address) = found {
+            slot.store(address, Ordering::Release);
+        }
+    }
+}
+
+/// dlsym(RTLD_NEXT, name): from the table `find_all` filled when it has the name, else dlsym.
+#[cold]
+pub fn next_definition(name: &CStr) -> *mut c_void {
+    if let Some(i) = HOOKED.iter().position(|hooked| *hooked == name) {
+        let address = FOUND[i].load(Ordering::Acquire);
+        if address != 0 {
+            return address as *mut c_void;
+        }
+    }
+    let _errno = ErrnoGuard::save();
+    // SAFETY: `name` is a NUL-terminated string; RTLD_NEXT is valid from a shared object.
+    unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) }
+}
 
 /// The next definition of one function, of type `F` (an `unsafe extern "C" fn`).
 pub struct Next<F> {
@@ -50,9 +85,7 @@ impl<F: Copy> Next<F> {
     /// Looks the function up now (from the constructor); null if nothing after kashim defines it.
     #[cold]
     pub fn resolve(&self) -> *mut c_void {
-        let _errno = ErrnoGuard::save();
-        // SAFETY: `name` is a NUL-terminated string; RTLD_NEXT is valid from a shared object.
-        let address = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) };
+        let address = next_definition(self.name);
         if !address.is_null() {
             self.address.store(address, Ordering::Release);
         }

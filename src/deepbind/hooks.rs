@@ -16,14 +16,13 @@ type DlmopenFn = unsafe extern "C" fn(c_long, *const c_char, c_int) -> *mut c_vo
 static REAL_DLOPEN: AtomicUsize = AtomicUsize::new(0);
 static REAL_DLMOPEN: AtomicUsize = AtomicUsize::new(0);
 
-/// dlsym(RTLD_NEXT, name), remembered.
+/// dlsym(RTLD_NEXT, name) (crate::real::next_definition), remembered.
 fn next(cache: &AtomicUsize, name: &CStr) -> usize {
     let known = cache.load(Ordering::Acquire);
     if known != 0 {
         return known;
     }
-    // SAFETY: `name` is NUL-terminated.
-    let found = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) } as usize;
+    let found = crate::real::next_definition(name) as usize;
     cache.store(found, Ordering::Release);
     found
 }
