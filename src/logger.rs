@@ -62,7 +62,7 @@ static STDERR_INO: AtomicU64 = AtomicU64::new(0);
 fn identify_stderr() -> Option<(Kind, u64, u64)> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstat fills the whole struct when it returns 0.
-    if unsafe { libc::fstat(2, st.as_mut_ptr()) } != 0 {
+    if unsafe { sys::fstat(2, st.as_mut_ptr()) } != 0 {
         return None;
     }
     // SAFETY: as above.
@@ -124,7 +124,7 @@ pub fn log(configured: LogLevel, level: LogLevel, args: fmt::Arguments<'_>) {
         Kind::Socket => {
             // SAFETY: the pointer and length describe `bytes`. A partial send cuts the line.
             unsafe {
-                libc::send(
+                sys::send(
                     2,
                     bytes.as_ptr().cast(),
                     bytes.len(),
@@ -155,7 +155,7 @@ fn write_pipe(bytes: &[u8]) -> isize {
         iov_len: bytes.len(),
     };
     // SAFETY: one iovec describing `bytes`; offset -1 = the current position, as write(2).
-    let n = unsafe { libc::pwritev2(2, &iov, 1, -1, libc::RWF_NOWAIT) };
+    let n = unsafe { sys::pwritev2(2, &iov, 1, -1, libc::RWF_NOWAIT) };
     if n < 0 && errno::get() == libc::EOPNOTSUPP && writable_now() {
         return write_once(bytes);
     }
@@ -171,14 +171,15 @@ fn write_once(bytes: &[u8]) -> isize {
 /// process group is not its foreground group (then the kernel sends SIGTTOU, whose default action
 /// stops the process).
 fn background_on_tostop_terminal() -> bool {
-    // SAFETY: tcgetattr fills the struct when it returns 0; it fails (ENOTTY) on other devices.
+    // SAFETY: the calls only write into the locals they are given; TCGETS fails (ENOTTY) on
+    // other devices.
     unsafe {
-        let mut terminal = std::mem::zeroed::<libc::termios>();
-        if libc::tcgetattr(2, &mut terminal) != 0 || terminal.c_lflag & libc::TOSTOP == 0 {
-            return false;
+        match sys::terminal_local_flags(2) {
+            Some(flags) if flags & libc::TOSTOP != 0 => {}
+            _ => return false,
         }
-        let foreground = libc::tcgetpgrp(2);
-        foreground >= 0 && foreground != libc::getpgrp()
+        let foreground = sys::tcgetpgrp(2);
+        foreground >= 0 && foreground != sys::getpgrp()
     }
 }
 
@@ -190,7 +191,7 @@ fn writable_now() -> bool {
         revents: 0,
     };
     // SAFETY: one valid pollfd; timeout 0 never waits.
-    let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
+    let ready = unsafe { sys::poll_now(&mut pfd) };
     ready == 1 && pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) == 0
 }
 
@@ -200,28 +201,146 @@ fn writable_now() -> bool {
 fn without_sigpipe(write: impl FnOnce() -> isize) {
     // SAFETY: plain signal-set manipulation on stack values; all calls are async-signal-safe.
     unsafe {
-        let mut pipe_only = std::mem::zeroed::<libc::sigset_t>();
-        libc::sigemptyset(&mut pipe_only);
-        libc::sigaddset(&mut pipe_only, libc::SIGPIPE);
-        let mut old = std::mem::zeroed::<libc::sigset_t>();
-        if libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_only, &mut old) != 0 {
+        let pipe_only: sys::SigSet = sys::signal_bit(libc::SIGPIPE);
+        let mut old: sys::SigSet = 0;
+        if sys::sigprocmask(libc::SIG_BLOCK, &pipe_only, &mut old) != 0 {
             return; // cannot protect the program from SIGPIPE: drop the line
         }
         // Unblocked before, a SIGPIPE could not be pending (it would have been delivered).
         let mut already_pending = false;
-        if libc::sigismember(&old, libc::SIGPIPE) == 1 {
-            let mut pending = std::mem::zeroed::<libc::sigset_t>();
-            already_pending = libc::sigpending(&mut pending) != 0
-                || libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        if old & pipe_only != 0 {
+            let mut pending: sys::SigSet = 0;
+            already_pending = sys::sigpending(&mut pending) != 0 || pending & pipe_only != 0;
         }
         if write() < 0 && errno::get() == libc::EPIPE && !already_pending {
+            sys::take_pending_now(&pipe_only);
+        }
+        sys::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
+}
+
+/// The logger's system calls, made directly: the same calls glibc's wrappers make on Linux
+/// (fstat = newfstatat(AT_EMPTY_PATH), tcgetattr = ioctl(TCGETS), ...), but without importing 13
+/// more libc functions, each of which the loader would look up in every process at start-up
+/// (about 750 instructions a symbol), although most processes never log a line.
+mod sys {
+    use libc::{c_int, c_long, c_void};
+
+    // Every argument goes to syscall() as a full c_long: syscall() is variadic, and an int would
+    // leave the upper half of its register undefined (the kernel ignores it; valgrind does not).
+    fn arg(value: c_int) -> c_long {
+        c_long::from(value)
+    }
+
+    fn int(rc: c_long) -> c_int {
+        rc as c_int
+    }
+
+    /// The kernel's signal set (64 signals, `_NSIG / 8` = 8 bytes on Linux).
+    pub type SigSet = u64;
+    const SIGSET_BYTES: c_long = std::mem::size_of::<SigSet>() as c_long;
+    const NULL: *const c_void = std::ptr::null();
+
+    pub fn signal_bit(signal: c_int) -> SigSet {
+        1 << (signal - 1)
+    }
+
+    pub unsafe fn fstat(fd: c_int, st: *mut libc::stat) -> c_int {
+        let empty = c"".as_ptr();
+        let flags = arg(libc::AT_EMPTY_PATH);
+        int(libc::syscall(
+            libc::SYS_newfstatat,
+            arg(fd),
+            empty,
+            st,
+            flags,
+        ))
+    }
+
+    pub unsafe fn send(fd: c_int, buf: *const c_void, len: usize, flags: c_int) -> isize {
+        let (fd, flags) = (arg(fd), arg(flags));
+        libc::syscall(libc::SYS_sendto, fd, buf, len, flags, NULL, 0 as c_long) as isize
+    }
+
+    /// pwritev2 takes the offset split in two longs (glibc's LO_HI_LONG).
+    pub unsafe fn pwritev2(
+        fd: c_int,
+        iov: *const libc::iovec,
+        count: c_int,
+        offset: i64,
+        flags: c_int,
+    ) -> isize {
+        let (low, high) = (offset as c_long, ((offset as u64) >> 32) as c_long);
+        let (fd, count, flags) = (arg(fd), arg(count), arg(flags));
+        libc::syscall(libc::SYS_pwritev2, fd, iov, count, low, high, flags) as isize
+    }
+
+    /// The terminal's c_lflag (ioctl TCGETS, as tcgetattr), or None if fd is no terminal.
+    pub unsafe fn terminal_local_flags(fd: c_int) -> Option<libc::tcflag_t> {
+        // The kernel's struct termios: c_iflag, c_oflag, c_cflag, c_lflag, then c_line and c_cc;
+        // 64 bytes hold it on every Linux architecture.
+        let mut termios = [0 as libc::tcflag_t; 16];
+        let request = libc::TCGETS as c_long;
+        let rc = libc::syscall(libc::SYS_ioctl, arg(fd), request, termios.as_mut_ptr());
+        (rc == 0).then_some(termios[3])
+    }
+
+    pub unsafe fn tcgetpgrp(fd: c_int) -> libc::pid_t {
+        let mut group: libc::pid_t = 0;
+        let request = libc::TIOCGPGRP as c_long;
+        let rc = libc::syscall(libc::SYS_ioctl, arg(fd), request, &mut group);
+        if rc < 0 {
+            -1
+        } else {
+            group
+        }
+    }
+
+    pub unsafe fn getpgrp() -> libc::pid_t {
+        #[cfg(target_arch = "x86_64")]
+        let rc = libc::syscall(libc::SYS_getpgrp);
+        #[cfg(not(target_arch = "x86_64"))]
+        let rc = libc::syscall(libc::SYS_getpgid, 0 as c_long);
+        rc as libc::pid_t
+    }
+
+    /// poll with a zero timeout.
+    pub unsafe fn poll_now(pfd: *mut libc::pollfd) -> c_int {
+        #[cfg(target_arch = "x86_64")]
+        let rc = libc::syscall(libc::SYS_poll, pfd, 1 as c_long, 0 as c_long);
+        #[cfg(not(target_arch = "x86_64"))]
+        let rc = {
             let zero = libc::timespec {
                 tv_sec: 0,
                 tv_nsec: 0,
             };
-            libc::sigtimedwait(&pipe_only, std::ptr::null_mut(), &zero);
-        }
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+            libc::syscall(libc::SYS_ppoll, pfd, 1 as c_long, &zero, NULL, 0 as c_long)
+        };
+        int(rc)
+    }
+
+    pub unsafe fn sigprocmask(how: c_int, set: *const SigSet, old: *mut SigSet) -> c_int {
+        let how = arg(how);
+        int(libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            how,
+            set,
+            old,
+            SIGSET_BYTES,
+        ))
+    }
+
+    pub unsafe fn sigpending(set: *mut SigSet) -> c_int {
+        int(libc::syscall(libc::SYS_rt_sigpending, set, SIGSET_BYTES))
+    }
+
+    /// sigtimedwait with a zero timeout: takes one pending signal of `set`, if there is one.
+    pub unsafe fn take_pending_now(set: *const SigSet) {
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        libc::syscall(libc::SYS_rt_sigtimedwait, set, NULL, &zero, SIGSET_BYTES);
     }
 }
 
