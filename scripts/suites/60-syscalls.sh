@@ -377,6 +377,16 @@ else
     skip syscalls-startup-adoption "python3 not found (it sets up the inherited sockets)"
 fi
 
+# Start-up cost (issue 11): the constructor finds libc's functions in one pass over the loaded
+# objects' hash tables (src/real/scan.rs), not with one dlsym(RTLD_NEXT) each. The loader's own
+# trace (LD_DEBUG=bindings) shows every dlsym binding of a hooked name from the library to libc:
+# none may be left (before the one-pass lookup there were 19).
+hooked='socket|connect|accept4?|setsockopt|close|dup[23]?|fcntl(64)?|fclose|freopen(64)?|close_range|closefrom|vfork|dlopen|dlmopen'
+lookups=$(env -i LD_DEBUG=bindings LD_PRELOAD="$lib" "$bin/empty" 2>&1 |
+    grep -E "binding file [^ ]*${lib##*/} .* to [^ ]*libc\.so[^ ]* .*normal symbol .($hooked)'" | grep -c .)
+if [ "$lookups" = 0 ]; then pass syscalls-startup-no-dlsym-of-hooked-functions
+else fail syscalls-startup-no-dlsym-of-hooked-functions "$lookups hooked functions looked up with dlsym at start-up (want 0)"; fi
+
 # The same in `strace -c` form, over a loop: 100 TCP sockets = exactly 400 setsockopt; 100 UDP = 0;
 # 50 loopback connections (listener + 50 clients, plus the bench's own SO_LINGER on each accepted
 # socket) = 4 * 51 + 50 = 254, exactly what the program setting the options itself makes.
