@@ -33,8 +33,13 @@ scope_raw() {
         status=$?
         [ $status -ne 3 ] && break
     done
-    [ $status -eq 124 ] && out+=$'\n'"FAIL $label: timed out (deadlock?)"
-    [ $status -gt 128 ] && out+=$'\n'"FAIL $label: killed by signal $((status - 128))"
+    if [ $status -eq 124 ]; then out+=$'\n'"FAIL $label: timed out (deadlock?)"
+    elif [ $status -gt 128 ]; then out+=$'\n'"FAIL $label: killed by signal $((status - 128))"
+    elif [ $status -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
+        # A run that ends early (exit 3: five busy ports in a row) must not just lose its cases.
+        out+=$'\n'"FAIL $label: scope_test exited with status $status: $(head -c 300 "$bin/scope.err")"
+    elif ! grep -q '^PASS ' <<<"$out"; then out+=$'\n'"FAIL $label: scope_test reported no result"
+    fi
     return 0
 }
 scope() { scope_raw "$@"; printf '%s\n' "$out"; }
