@@ -16,6 +16,7 @@ pub use kashim_config as config;
 mod connect;
 mod deepbind;
 mod dup;
+mod elf;
 mod errno;
 mod fd_table;
 mod inherited;

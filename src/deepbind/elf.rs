@@ -1,15 +1,13 @@
 //! Reading a loaded object's dynamic section and rewriting single GOT slots: just the structures
 //! and relocation types kashim needs (64-bit ELF, RELA, x86_64 and aarch64).
 
-use libc::{c_char, Elf64_Phdr};
+pub use crate::elf::Object;
+use crate::elf::{
+    Sym, DT_JMPREL, DT_PLTREL, DT_PLTRELSZ, DT_RELA, DT_RELASZ, DT_STRSZ, DT_STRTAB, DT_SYMTAB,
+};
+use libc::c_char;
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-#[repr(C)]
-struct Dyn {
-    tag: i64,
-    val: u64,
-}
 
 #[repr(C)]
 #[allow(dead_code)] // the layout is the ELF format's; not every field is read
@@ -18,27 +16,6 @@ struct Rela {
     info: u64,
     addend: i64,
 }
-
-#[repr(C)]
-#[allow(dead_code)]
-struct Sym {
-    name: u32,
-    info: u8,
-    other: u8,
-    shndx: u16,
-    value: u64,
-    size: u64,
-}
-
-const DT_NULL: i64 = 0;
-const DT_PLTRELSZ: i64 = 2;
-const DT_STRTAB: i64 = 5;
-const DT_SYMTAB: i64 = 6;
-const DT_RELA: i64 = 7;
-const DT_RELASZ: i64 = 8;
-const DT_STRSZ: i64 = 10;
-const DT_PLTREL: i64 = 20;
-const DT_JMPREL: i64 = 23;
 
 #[cfg(target_arch = "x86_64")]
 const GLOB_DAT: u32 = 6; // R_X86_64_GLOB_DAT
@@ -59,24 +36,7 @@ pub struct Slot {
     pub plt: bool,
 }
 
-/// A loaded object as dl_iterate_phdr describes it.
-pub struct Object<'a> {
-    pub base: usize,
-    pub phdrs: &'a [Elf64_Phdr],
-}
-
 impl Object<'_> {
-    /// glibc relocates the dynamic section's pointers in place on these architectures; an address
-    /// below the load base is still relative.
-    fn absolute(&self, value: u64) -> usize {
-        let value = value as usize;
-        if value < self.base {
-            self.base + value
-        } else {
-            value
-        }
-    }
-
     /// Does `address` lie inside one of the object's segments?
     pub fn contains(&self, address: usize) -> bool {
         self.phdrs.iter().any(|p| {
@@ -90,28 +50,19 @@ impl Object<'_> {
     /// # Safety
     /// The object must be loaded and stay loaded (call from within dl_iterate_phdr).
     pub unsafe fn slots(&self, names: &[&CStr], mut found: impl FnMut(Slot)) {
-        let Some(dynamic) = self.phdrs.iter().find(|p| p.p_type == libc::PT_DYNAMIC) else {
-            return;
-        };
-        let entries = (self.base + dynamic.p_vaddr as usize) as *const Dyn;
-        let max = dynamic.p_memsz as usize / std::mem::size_of::<Dyn>();
         let (mut symtab, mut strtab, mut strsz) = (0, 0, 0);
         let (mut rela, mut relasz, mut jmprel, mut pltrelsz, mut pltrel) = (0, 0, 0, 0, DT_RELA);
-        for i in 0..max {
-            let entry = &*entries.add(i);
-            match entry.tag {
-                DT_NULL => break,
-                DT_SYMTAB => symtab = self.absolute(entry.val),
-                DT_STRTAB => strtab = self.absolute(entry.val),
-                DT_STRSZ => strsz = entry.val as usize,
-                DT_RELA => rela = self.absolute(entry.val),
-                DT_RELASZ => relasz = entry.val as usize,
-                DT_JMPREL => jmprel = self.absolute(entry.val),
-                DT_PLTRELSZ => pltrelsz = entry.val as usize,
-                DT_PLTREL => pltrel = entry.val as i64,
-                _ => {}
-            }
-        }
+        self.each_dynamic(|tag, val| match tag {
+            DT_SYMTAB => symtab = self.absolute(val),
+            DT_STRTAB => strtab = self.absolute(val),
+            DT_STRSZ => strsz = val as usize,
+            DT_RELA => rela = self.absolute(val),
+            DT_RELASZ => relasz = val as usize,
+            DT_JMPREL => jmprel = self.absolute(val),
+            DT_PLTRELSZ => pltrelsz = val as usize,
+            DT_PLTREL => pltrel = val as i64,
+            _ => {}
+        });
         if symtab == 0 || strtab == 0 {
             return;
         }

@@ -16,30 +16,9 @@
 //! libpthread itself gets libpthread's close/connect/accept/fcntl (the same system calls, as
 //! cancellation points) where dlsym would name libc's.
 
+use crate::elf::{Object, Sym, DT_GNU_HASH, DT_STRTAB, DT_SYMTAB, DT_VERSYM};
 use libc::{c_char, c_int, c_void, dl_phdr_info, size_t};
 use std::ffi::CStr;
-
-#[repr(C)]
-struct Dyn {
-    tag: i64,
-    val: u64,
-}
-
-#[repr(C)]
-struct Sym {
-    name: u32,
-    info: u8,
-    other: u8,
-    shndx: u16,
-    value: u64,
-    size: u64,
-}
-
-const DT_NULL: i64 = 0;
-const DT_STRTAB: i64 = 5;
-const DT_SYMTAB: i64 = 6;
-const DT_GNU_HASH: i64 = 0x6fff_fef5;
-const DT_VERSYM: i64 = 0x6fff_fff0;
 
 const STT_OBJECT: u8 = 1;
 const STT_FUNC: u8 = 2;
@@ -79,29 +58,15 @@ impl Table {
     /// # Safety
     /// `base` and `phdrs` describe a loaded object (from within dl_iterate_phdr).
     unsafe fn of(base: usize, phdrs: &[libc::Elf64_Phdr]) -> Option<Table> {
-        let dynamic = phdrs.iter().find(|p| p.p_type == libc::PT_DYNAMIC)?;
-        // glibc relocates the dynamic section's pointers in place; the vDSO's stay relative.
-        let absolute = |value: u64| {
-            let value = value as usize;
-            if value < base {
-                base + value
-            } else {
-                value
-            }
-        };
-        let entries = (base + dynamic.p_vaddr as usize) as *const Dyn;
+        let object = Object { base, phdrs };
         let (mut symtab, mut strtab, mut versym, mut gnu_hash) = (0, 0, 0, 0);
-        for i in 0..dynamic.p_memsz as usize / std::mem::size_of::<Dyn>() {
-            let entry = &*entries.add(i);
-            match entry.tag {
-                DT_NULL => break,
-                DT_SYMTAB => symtab = absolute(entry.val),
-                DT_STRTAB => strtab = absolute(entry.val),
-                DT_VERSYM => versym = absolute(entry.val),
-                DT_GNU_HASH => gnu_hash = absolute(entry.val),
-                _ => {}
-            }
-        }
+        object.each_dynamic(|tag, val| match tag {
+            DT_SYMTAB => symtab = object.absolute(val),
+            DT_STRTAB => strtab = object.absolute(val),
+            DT_VERSYM => versym = object.absolute(val),
+            DT_GNU_HASH => gnu_hash = object.absolute(val),
+            _ => {}
+        });
         (symtab != 0 && strtab != 0 && gnu_hash != 0).then_some(Table {
             symtab: symtab as *const Sym,
             strtab: strtab as *const c_char,
