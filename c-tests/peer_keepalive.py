@@ -4,44 +4,26 @@ ptrace permission over the client: root, or the same user with Yama ptrace_scope
 sockets the test cannot read in-process, e.g. PHP's pgsql (libpq) or curl (libcurl).
 Usage: peer_keepalive.py LABEL "ON IDLE INTVL CNT" COMMAND ARGS...   ({port} in ARGS = the port)
 Prints one PASS/FAIL/SKIP line."""
-import ctypes
 import os
 import socket
 import subprocess
 import sys
 
+from pidfd_sockets import find_socket, keepalive_options
+
 label, expected, command = sys.argv[1], tuple(int(v) for v in sys.argv[2].split()), sys.argv[3:]
-libc = ctypes.CDLL(None, use_errno=True)
-SYS_PIDFD_GETFD = 438
+
+
+def skip_if_not_permitted(err):
+    if err in (1, 38):  # EPERM, ENOSYS
+        print(f"SKIP {label}: pidfd_getfd not permitted here ({os.strerror(err)})")
+        sys.exit(0)
 
 
 def client_socket(pid, address):
     """A duplicate of the client's socket whose local address is `address`."""
-    pidfd = os.pidfd_open(pid)
-    try:
-        for name in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
-                    continue
-            except OSError:
-                continue
-            fd = libc.syscall(SYS_PIDFD_GETFD, pidfd, int(name), 0)
-            if fd < 0:
-                err = ctypes.get_errno()
-                if err in (1, 38):  # EPERM, ENOSYS
-                    print(f"SKIP {label}: pidfd_getfd not permitted here ({os.strerror(err)})")
-                    sys.exit(0)
-                continue
-            s = socket.socket(fileno=fd)
-            try:
-                if s.family == socket.AF_INET and s.getsockname() == address:
-                    return s
-            except OSError:
-                pass
-            s.close()
-    finally:
-        os.close(pidfd)
-    return None
+    return find_socket([pid], lambda s: s.family == socket.AF_INET and s.getsockname() == address,
+                       skip_if_not_permitted)[1]
 
 
 with socket.create_server(("127.0.0.1", 0)) as server:
@@ -57,10 +39,7 @@ with socket.create_server(("127.0.0.1", 0)) as server:
         if s is None:
             print(f"FAIL {label}: the client's socket was not found in process {client.pid}")
             sys.exit(0)
-        got = (s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
-               s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
-               s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
-               s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT))
+        got = keepalive_options(s)
         if got == expected:
             print(f"PASS {label}")
         else:

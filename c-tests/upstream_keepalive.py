@@ -3,48 +3,21 @@ socket, read inside the client process with pidfd_getfd (root, or the same user 
 ptrace_scope 0). For servers that re-exec themselves, e.g. nginx after a binary upgrade.
 Usage: upstream_keepalive.py PORTFILE    (writes the port it listens on to PORTFILE)
 Response body: "keepalive=K idle=I intvl=N cnt=C pid=P" or "error: ..."."""
-import ctypes
 import os
 import socket
 import sys
 
-libc = ctypes.CDLL(None, use_errno=True)
-SYS_PIDFD_GETFD = 438
+from pidfd_sockets import find_socket, keepalive_options, other_pids
 
 
 def client_options(address):
     """(pid, options) of the process whose socket has local address `address`."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-            pidfd = os.pidfd_open(int(pid))
-        except OSError:
-            continue
-        try:
-            for name in fds:
-                try:
-                    if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
-                        continue
-                except OSError:
-                    continue
-                fd = libc.syscall(SYS_PIDFD_GETFD, pidfd, int(name), 0)
-                if fd < 0:
-                    continue
-                with socket.socket(fileno=fd) as s:
-                    try:
-                        if s.family != socket.AF_INET or s.getsockname() != address:
-                            continue
-                    except OSError:
-                        continue
-                    return pid, (s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
-                                 s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
-                                 s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
-                                 s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT))
-        finally:
-            os.close(pidfd)
-    return None, None
+    pid, s = find_socket(other_pids(),
+                         lambda s: s.family == socket.AF_INET and s.getsockname() == address)
+    if s is None:
+        return None, None
+    with s:
+        return pid, keepalive_options(s)
 
 
 with socket.create_server(("127.0.0.1", 0)) as server:
