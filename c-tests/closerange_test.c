@@ -12,22 +12,11 @@ static int received_on_freed_udp_number(void (*close_old)(int), int *old) {
     int pair[2];
     socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
     int fd = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
-    char byte = 'x', control[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                         .msg_controllen = sizeof control};
-    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-    sendmsg(pair[0], &msg, 0);
+    send_fd(pair[0], fd);
     close(fd);
     *old = socket(AF_INET, SOCK_DGRAM, 0); /* kashim: "not TCP"; the highest number in use */
     close_old(*old);
-    recvmsg(pair[1], &msg, 0);
-    int received = -1;
-    memcpy(&received, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+    int received = recv_fd(pair[1]);
     return received;
 }
 

@@ -119,4 +119,30 @@ static inline int connect_to(int fd, int domain, int port) {
     return connect(fd, (struct sockaddr *)&a, sizeof a);
 }
 
+/* Passing a descriptor over a Unix socket (SCM_RIGHTS), as a socket kashim never saw may arrive. */
+static inline void send_fd(int unix_socket, int fd) {
+    char byte = 'x', control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                         .msg_controllen = sizeof control};
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    sendmsg(unix_socket, &msg, 0);
+}
+
+/* The descriptor send_fd sent, on the lowest free number; -1 if none arrived. */
+static inline int recv_fd(int unix_socket) {
+    char byte, control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                         .msg_controllen = sizeof control};
+    int received = -1;
+    if (recvmsg(unix_socket, &msg, 0) == 1 && CMSG_FIRSTHDR(&msg))
+        memcpy(&received, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+    return received;
+}
+
 static inline int finish(void) { return failures ? 1 : 0; }

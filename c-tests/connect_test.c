@@ -60,21 +60,10 @@ static void in_process(void) {
     socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
     int old_udp = socket(AF_INET, SOCK_DGRAM, 0);
     int sent = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
-    char byte = 'x', control[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                         .msg_controllen = sizeof control};
-    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cmsg), &sent, sizeof(int));
-    sendmsg(pair[0], &msg, 0);
+    send_fd(pair[0], sent);
     close(old_udp);
-    recvmsg(pair[1], &msg, 0);
+    int received = recv_fd(pair[1]);
     close(sent);
-    int received = -1;
-    memcpy(&received, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
     snprintf(why, sizeof why, "received fd %d, old UDP fd %d", received, old_udp);
     result(received == old_udp, "socket received over SCM_RIGHTS reuses a UDP socket's number", why);
     expect_kernel_defaults("socket received over SCM_RIGHTS arrives with kernel defaults", received);
