@@ -49,6 +49,7 @@ pub unsafe extern "C" fn accept4(
 }
 
 #[cfg(not(test))]
+#[link_section = ".text.kashim_startup"]
 pub fn resolve() {
     NEXT_ACCEPT.resolve();
     NEXT_ACCEPT4.resolve();

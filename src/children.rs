@@ -47,6 +47,7 @@ fn own_file_name() -> Option<Vec<u8>> {
 }
 
 /// Called once from the constructor, after the configuration was read.
+#[link_section = ".text.kashim_startup"]
 pub fn leave_children_alone(config: &Config) {
     if config.children {
         return;

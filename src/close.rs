@@ -62,6 +62,7 @@ pub unsafe extern "C" fn freopen64(
 }
 
 #[cfg(not(test))]
+#[link_section = ".text.kashim_startup"]
 pub fn resolve() {
     NEXT_CLOSE.resolve();
     NEXT_FCLOSE.resolve();

@@ -57,6 +57,7 @@ mod hooks {
         close_range_syscall(lowest.max(0) as c_uint, c_uint::MAX, 0);
     }
 
+    #[link_section = ".text.kashim_startup"]
     pub fn resolve() {
         NEXT_CLOSE_RANGE.resolve();
         NEXT_CLOSEFROM.resolve();

@@ -30,6 +30,7 @@ pub unsafe extern "C" fn connect(
 }
 
 #[cfg(not(test))]
+#[link_section = ".text.kashim_startup"]
 pub fn resolve() {
     NEXT_CONNECT.resolve();
 }

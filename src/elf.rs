@@ -42,6 +42,7 @@ impl Object<'_> {
     /// A pointer-valued dynamic entry as an address: glibc relocates the dynamic section's
     /// pointers in place on these architectures, but an address below the load base (the vDSO's)
     /// is still relative.
+    #[link_section = ".text.kashim_startup"]
     pub fn absolute(&self, value: u64) -> usize {
         let value = value as usize;
         if value < self.base {
@@ -56,6 +57,7 @@ impl Object<'_> {
     ///
     /// # Safety
     /// The object must be loaded and stay loaded (call from within dl_iterate_phdr).
+    #[link_section = ".text.kashim_startup"]
     pub unsafe fn each_dynamic(&self, mut entry: impl FnMut(i64, u64)) -> bool {
         let Some(dynamic) = self.phdrs.iter().find(|p| p.p_type == libc::PT_DYNAMIC) else {
             return false;

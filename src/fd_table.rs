@@ -1,10 +1,13 @@
 //! What kashim knows about each descriptor, kept lock-free and allocation-free so the hooks stay
 //! async-signal-safe.
 //!
-//! One byte per descriptor in chunks of 65536. The first chunk is static (zeroed .bss pages cost
-//! nothing until touched); higher chunks are mapped with mmap on first use, so a server with
-//! descriptors in the millions works without reserving memory up front. A descriptor whose chunk
-//! was never mapped is `Unknown`, which is always the safe answer: kashim then asks the kernel.
+//! One byte per descriptor in chunks of 65536, each mapped with mmap when a descriptor in it is
+//! first recorded (for most programs: once, at their first socket), so a server with descriptors
+//! in the millions works without reserving memory up front. The directory of the chunks above the
+//! first is mapped the same way. Nothing here is a large static: 320 KiB of zeroed .bss would cost
+//! every process one more mapping at start-up, sockets or not (docs/performance.md). A descriptor
+//! whose chunk was never mapped is `Unknown`, which is always the safe answer: kashim then asks
+//! the kernel.
 
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU8, Ordering};
 
@@ -50,9 +53,34 @@ const CHUNKS: usize = 1 << (31 - CHUNK_BITS);
 /// The highest descriptor ever recorded as anything but Unknown: close_range() and closefrom()
 /// need not look further (closefrom(3) in a process with 20 descriptors reads 20 entries).
 static HIGHEST: AtomicI32 = AtomicI32::new(-1);
-static FIRST_CHUNK: [AtomicU8; CHUNK_LEN] = [const { AtomicU8::new(0) }; CHUNK_LEN];
-static HIGHER_CHUNKS: [AtomicPtr<AtomicU8>; CHUNKS] =
-    [const { AtomicPtr::new(std::ptr::null_mut()) }; CHUNKS];
+/// Descriptors 0 to 65535 (nearly every program's): one load away on the hooks' path.
+static FIRST_CHUNK: AtomicPtr<AtomicU8> = AtomicPtr::new(std::ptr::null_mut());
+/// CHUNKS entries; entry 0 is unused (FIRST_CHUNK).
+static DIRECTORY: AtomicPtr<AtomicPtr<AtomicU8>> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Where chunk `chunk`'s address is kept; with `create`, maps the directory if needed.
+fn chunk_entry(chunk: usize, create: bool) -> Option<&'static AtomicPtr<AtomicU8>> {
+    if chunk == 0 {
+        return Some(&FIRST_CHUNK);
+    }
+    if chunk >= CHUNKS {
+        return None;
+    }
+    let mut directory = DIRECTORY.load(Ordering::Acquire);
+    if directory.is_null() {
+        if !create {
+            return None;
+        }
+        directory = map_zeroed(&DIRECTORY, CHUNKS)?;
+    }
+    // SAFETY: the directory holds CHUNKS entries, is never unmapped, and chunk < CHUNKS.
+    Some(unsafe { &*directory.add(chunk) })
+}
+
+/// The base of chunk `chunk`, or null if it was never mapped.
+fn chunk_base(chunk: usize) -> *const AtomicU8 {
+    chunk_entry(chunk, false).map_or(std::ptr::null(), |entry| entry.load(Ordering::Acquire))
+}
 
 fn slot(fd: i32, create: bool) -> Option<&'static AtomicU8> {
     if fd < 0 {
@@ -60,32 +88,31 @@ fn slot(fd: i32, create: bool) -> Option<&'static AtomicU8> {
     }
     let fd = fd as usize;
     let (chunk, index) = (fd >> CHUNK_BITS, fd & (CHUNK_LEN - 1));
-    if chunk == 0 {
-        return FIRST_CHUNK.get(index);
-    }
-    let entry = HIGHER_CHUNKS.get(chunk)?;
+    let entry = chunk_entry(chunk, create)?;
     let mut base = entry.load(Ordering::Acquire);
     if base.is_null() {
         if !create {
             return None;
         }
-        base = map_chunk(entry)?;
+        base = map_zeroed(entry, CHUNK_LEN)?;
     }
     // SAFETY: `base` points to CHUNK_LEN AtomicU8s that are never unmapped, and index < CHUNK_LEN.
     Some(unsafe { &*base.add(index) })
 }
 
-/// Maps a zeroed chunk and publishes it; if another thread won the race, uses theirs. errno is
-/// kept: callers record state after the program's call succeeded, outside any other guard, and a
-/// failed mmap (ENOMEM) must not show through.
+/// Maps `len` zeroed `T`s and publishes them in `entry`; if another thread won the race, uses
+/// theirs. errno is kept: callers record state after the program's call succeeded, outside any
+/// other guard, and a failed mmap (ENOMEM) must not show through.
 #[cold]
-fn map_chunk(entry: &AtomicPtr<AtomicU8>) -> Option<*mut AtomicU8> {
+fn map_zeroed<T>(entry: &AtomicPtr<T>, len: usize) -> Option<*mut T> {
     let _errno = crate::errno::ErrnoGuard::save();
-    // SAFETY: an anonymous private mapping; mmap is async-signal-safe.
+    let bytes = len * std::mem::size_of::<T>();
+    // SAFETY: an anonymous private mapping (zeroed: every T here is all-zero valid); mmap is
+    // async-signal-safe.
     let mapped = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
-            CHUNK_LEN,
+            bytes,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
             -1,
@@ -95,7 +122,7 @@ fn map_chunk(entry: &AtomicPtr<AtomicU8>) -> Option<*mut AtomicU8> {
     if mapped == libc::MAP_FAILED {
         return None;
     }
-    let mapped = mapped.cast::<AtomicU8>();
+    let mapped = mapped.cast::<T>();
     match entry.compare_exchange(
         std::ptr::null_mut(),
         mapped,
@@ -105,7 +132,7 @@ fn map_chunk(entry: &AtomicPtr<AtomicU8>) -> Option<*mut AtomicU8> {
         Ok(_) => Some(mapped),
         Err(winner) => {
             // SAFETY: our mapping was never published.
-            unsafe { libc::munmap(mapped.cast(), CHUNK_LEN) };
+            unsafe { libc::munmap(mapped.cast(), bytes) };
             Some(winner)
         }
     }
@@ -149,11 +176,7 @@ pub fn forget_range(first: u32, last: u32) {
     while fd <= last {
         let (chunk, index) = (fd >> CHUNK_BITS, fd & (CHUNK_LEN - 1));
         let end = last.min((chunk << CHUNK_BITS) | (CHUNK_LEN - 1));
-        let base: *const AtomicU8 = if chunk == 0 {
-            FIRST_CHUNK.as_ptr()
-        } else {
-            HIGHER_CHUNKS[chunk].load(Ordering::Acquire)
-        };
+        let base = chunk_base(chunk);
         if !base.is_null() {
             for i in index..=(end & (CHUNK_LEN - 1)) {
                 // SAFETY: `base` points to CHUNK_LEN AtomicU8s that are never unmapped; i < CHUNK_LEN.
@@ -203,7 +226,7 @@ mod tests {
     fn forgetting_an_unmapped_chunk_maps_nothing() {
         let fd = 5 << CHUNK_BITS;
         set(fd, FdState::Unknown);
-        assert!(HIGHER_CHUNKS[5].load(Ordering::Acquire).is_null());
+        assert!(chunk_base(5).is_null());
     }
 
     #[test]
@@ -269,6 +292,6 @@ mod tests {
         forget_range((base - 2) as u32, u32::MAX);
         assert_eq!(get(base - 2), Unknown);
         assert_eq!(get(base + 2), Unknown);
-        assert!(HIGHER_CHUNKS[12].load(Ordering::Acquire).is_null());
+        assert!(chunk_base(12).is_null());
     }
 }

@@ -21,7 +21,7 @@ use crate::errno::{self, ErrnoGuard};
 use crate::fd_table::{self, FdState};
 use crate::policy::{self, KeepaliveOption};
 use crate::setsockopt::real_setsockopt;
-use libc::{c_int, socklen_t};
+use libc::{c_int, c_long, socklen_t};
 use std::ops::Range;
 
 /// sd_listen_fds(3): systemd passes its descriptors from 3 on.
@@ -31,6 +31,7 @@ const LISTEN_FDS_START: c_int = 3;
 const LISTEN_FDS_MAX: u32 = 1024;
 
 /// A whole decimal number, as systemd writes LISTEN_PID and LISTEN_FDS.
+#[link_section = ".text.kashim_startup"]
 pub fn parse_decimal(text: &[u8]) -> Option<u32> {
     if text.is_empty() || text.len() > 10 || !text.iter().all(u8::is_ascii_digit) {
         return None;
@@ -42,6 +43,7 @@ pub fn parse_decimal(text: &[u8]) -> Option<u32> {
 
 /// The descriptors systemd passed to this process: empty unless both variables are valid and
 /// LISTEN_PID is `pid()` (a child that inherited the variables is not the one they are meant for).
+#[link_section = ".text.kashim_startup"]
 pub fn listen_fds(
     listen_pid: Option<&[u8]>,
     listen_fds: Option<&[u8]>,
@@ -83,16 +85,19 @@ impl PartialEq for PeerAddress {
     }
 }
 
+#[link_section = ".text.kashim_startup"]
 fn peer(fd: c_int) -> (Peer, PeerAddress) {
     // SAFETY: a zeroed sockaddr_storage is a valid buffer for any address family.
     let mut address: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as socklen_t;
-    // SAFETY: address/len describe a live buffer of that size.
+    // SAFETY: address/len describe a live buffer of that size. Made directly: this runs in every
+    // process's constructor (raw_syscall says why).
     let rc = unsafe {
-        libc::getpeername(
-            fd,
-            (&mut address as *mut libc::sockaddr_storage).cast(),
-            &mut len,
+        crate::raw_syscall::syscall3(
+            libc::SYS_getpeername,
+            c_long::from(fd),
+            &mut address as *mut libc::sockaddr_storage as c_long,
+            &mut len as *mut socklen_t as c_long,
         )
     };
     let kind = match (rc, c_int::from(address.ss_family)) {
@@ -153,6 +158,7 @@ pub fn options_in_order(config: &Config) -> ([(KeepaliveOption, c_int); 5], usiz
 /// connection configured just before (inetd passes one connection as fds 0, 1 and often 2): the
 /// same peer with keepalive on is that connection again, not someone else's choice. Returns the
 /// peer if this fd was configured.
+#[link_section = ".text.kashim_startup"]
 pub fn adopt_connected(
     fd: c_int,
     config: &Config,
@@ -231,6 +237,7 @@ pub fn adopt_connected(
 }
 
 #[cfg(not(test))]
+#[link_section = ".text.kashim_startup"]
 fn env(name: &'static [u8]) -> Option<&'static [u8]> {
     // As secure_getenv: in a setuid/setgid/capability program the caller's LISTEN_* must not
     // choose descriptors for kashim (secure-execution mode ignores the environment, as for
@@ -244,6 +251,7 @@ fn env(name: &'static [u8]) -> Option<&'static [u8]> {
 
 #[cfg(not(test))]
 /// From the constructor: fds 0-2, then the fds systemd passed to this process.
+#[link_section = ".text.kashim_startup"]
 pub fn adopt_at_start(config: &Config) {
     let mut configured = None;
     for fd in 0..=2 {

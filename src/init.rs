@@ -5,34 +5,41 @@
 //! which is configured later at connect().
 
 //!
-//! Nothing allocated here outlives start-up: the configuration lives in a static, and the
-//! environment is read in place (`environ`), copying only KASHIM_* entries, so a process without
-//! any allocates nothing at all.
+//! Start-up writes as little as it can: every process runs this. Without any KASHIM_* variable
+//! (the common case) the published configuration is a constant (`Config::DEFAULT`, read-only
+//! data), so nothing is written but one pointer and nothing is allocated; the environment is read
+//! in place (`environ`), copying only KASHIM_* entries. Settings read from KASHIM_* live in one
+//! allocation, kept for the life of the process.
 
-use crate::config::{Config, Loaded, LogLevel, PREFIX};
+use crate::config::{Config, LogLevel, PREFIX};
 use crate::errno::ErrnoGuard;
 use crate::logger::{log, remember_stderr};
-use std::cell::UnsafeCell;
 use std::ffi::CStr;
-use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
-/// Written once, by the one thread that moves STATE from UNREAD to LOADING, before READY is
-/// published; only read after that.
-struct ConfigSlot(UnsafeCell<MaybeUninit<Config>>);
-// SAFETY: see above: the single write happens-before every read (Release/Acquire on STATE).
-unsafe impl Sync for ConfigSlot {}
-
-static CONFIG: ConfigSlot = ConfigSlot(UnsafeCell::new(MaybeUninit::uninit()));
+/// The published configuration: set once, by the one thread that moves STATE from UNREAD to
+/// LOADING, before READY is published; never changed after that.
+static CONFIG: AtomicPtr<Config> = AtomicPtr::new(std::ptr::null_mut());
 static STATE: AtomicU8 = AtomicU8::new(UNREAD);
 const UNREAD: u8 = 0;
 const LOADING: u8 = 1;
 const READY: u8 = 2;
 
+/// Without KASHIM_*; and in secure-execution mode, the same without any output.
+static DEFAULT: Config = Config::DEFAULT;
+static SECURE_EXECUTION: Config = Config {
+    log: LogLevel::Off,
+    ..Config::DEFAULT
+};
+
 fn ready() -> Option<&'static Config> {
-    // SAFETY: READY is stored (Release) only after CONFIG was written; never written again.
-    (STATE.load(Ordering::Acquire) == READY).then(|| unsafe { (*CONFIG.0.get()).assume_init_ref() })
+    if STATE.load(Ordering::Acquire) != READY {
+        return None;
+    }
+    // SAFETY: READY is stored (Release) only after CONFIG points to a configuration that lives
+    // for the rest of the process (a static, or a leaked allocation), and CONFIG never changes.
+    unsafe { CONFIG.load(Ordering::Relaxed).as_ref() }
 }
 
 /// The configuration, or `None` while it is being read elsewhere.
@@ -53,6 +60,7 @@ pub fn tracking() -> bool {
 }
 
 #[cold]
+#[link_section = ".text.kashim_startup"]
 fn load() -> Option<&'static Config> {
     if STATE
         .compare_exchange(UNREAD, LOADING, Ordering::AcqRel, Ordering::Acquire)
@@ -61,11 +69,11 @@ fn load() -> Option<&'static Config> {
         return ready();
     }
     let _errno = ErrnoGuard::save();
-    if !secure_execution() && kashim_vars().next().is_none() {
+    if !secure_execution() && !any_kashim_variable() {
         // The common case at start-up: no KASHIM_* at all. Kept apart from the general path
         // below, whose frames (the parser's, and `Loaded`) take about 14 KiB of stack: probed
         // page by page, that costs a process 2 to 3 page faults it would not take otherwise.
-        return Some(publish(Config::default()));
+        return Some(publish(&DEFAULT));
     }
     load_from_environment()
 }
@@ -74,20 +82,13 @@ fn load() -> Option<&'static Config> {
 /// with its problems logged. Only the thread that moved STATE to LOADING calls this.
 #[inline(never)]
 fn load_from_environment() -> Option<&'static Config> {
-    let loaded = if secure_execution() {
+    if secure_execution() {
         // A setuid/setgid/capability program started by someone else: the caller's KASHIM_*
         // must not reach it (as glibc's secure_getenv), nor may kashim print anything there.
-        Loaded {
-            config: Config {
-                log: LogLevel::Off,
-                ..Config::default()
-            },
-            problems: Vec::new(),
-        }
-    } else {
-        Config::from_vars(kashim_vars())
-    };
-    let config = publish(loaded.config);
+        return Some(publish(&SECURE_EXECUTION));
+    }
+    let loaded = Config::from_vars(kashim_vars());
+    let config = publish(Box::leak(Box::new(loaded.config)));
     let level = config.log;
     if level >= LogLevel::Info || (level >= LogLevel::Warn && !loaded.problems.is_empty()) {
         // Something will be printed: from now on, only to the stderr the process has now.
@@ -102,11 +103,10 @@ fn load_from_environment() -> Option<&'static Config> {
     Some(config)
 }
 
-/// Stores the configuration and marks it READY. Called once, by the thread that moved STATE from
-/// UNREAD to LOADING.
-fn publish(config: Config) -> &'static Config {
-    // SAFETY: only this thread got past the compare_exchange; nobody reads before READY.
-    let config: &'static Config = unsafe { (*CONFIG.0.get()).write(config) };
+/// Publishes the configuration and marks it READY. Called once, by the thread that moved STATE
+/// from UNREAD to LOADING.
+fn publish(config: &'static Config) -> &'static Config {
+    CONFIG.store(config as *const Config as *mut Config, Ordering::Relaxed);
     STATE.store(READY, Ordering::Release);
     config
 }
@@ -148,18 +148,51 @@ fn kashim_vars() -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> {
         })
 }
 
+/// Is any KASHIM_* variable set? The question every process's start-up asks.
+#[link_section = ".text.kashim_startup"]
+fn any_kashim_variable() -> bool {
+    find_in_environment(|bytes| bytes.starts_with(PREFIX.as_bytes()).then_some(())).is_some()
+}
+
 #[cfg_attr(test, allow(dead_code))]
 /// getenv(name), read in place: the value of the first entry `name=...`.
+#[link_section = ".text.kashim_startup"]
 pub fn getenv(name: &[u8]) -> Option<&'static [u8]> {
-    environment().find_map(|bytes| {
+    find_in_environment(|bytes| {
         bytes
             .strip_prefix(name)
             .and_then(|rest| rest.strip_prefix(b"="))
     })
 }
 
+/// What `pick` makes of the first environment entry it accepts, read in place. A plain loop, not
+/// `environment()`'s iterator: start-up calls this, and the iterator's code would be compiled
+/// apart from the start-up section (see `constructor`).
+#[link_section = ".text.kashim_startup"]
+fn find_in_environment<T>(mut pick: impl FnMut(&'static [u8]) -> Option<T>) -> Option<T> {
+    // SAFETY: as environment().
+    let mut entry = unsafe { environ };
+    if entry.is_null() {
+        return None;
+    }
+    loop {
+        // SAFETY: as environment(): the array ends with a NULL pointer, which stops the walk.
+        let text = unsafe { *entry };
+        if text.is_null() {
+            return None;
+        }
+        // SAFETY: as environment().
+        if let Some(found) = pick(unsafe { CStr::from_ptr(text) }.to_bytes()) {
+            return Some(found);
+        }
+        // SAFETY: `text` was not the terminating NULL, so the next entry exists.
+        entry = unsafe { entry.add(1) };
+    }
+}
+
 /// Secure-execution mode (AT_SECURE): set by the kernel for setuid, setgid and file-capability
 /// programs. getauxval reads the auxiliary vector in memory: no system call.
+#[link_section = ".text.kashim_startup"]
 pub fn secure_execution() -> bool {
     // SAFETY: getauxval has no preconditions.
     unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
@@ -167,11 +200,17 @@ pub fn secure_execution() -> bool {
 
 /// Runs kashim's own work so that a bug in it can never unwind into the program or make a hook
 /// call the real function a second time: a panic just means "kashim did nothing this time".
+#[link_section = ".text.kashim_startup"]
 pub fn guarded<T>(fallback: T, work: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(work)).unwrap_or(fallback)
 }
 
+/// Runs in every process the library is preloaded into, so its cost is paid by every exec. Every
+/// function on its path is placed in one section, `.text.kashim_startup`, so the process faults
+/// that code in as one piece instead of one page of the library's text per function (each page
+/// fault costs about 3 µs; docs/performance.md, "Start-up").
 #[cfg(not(test))]
+#[link_section = ".text.kashim_startup"]
 extern "C" fn constructor() {
     guarded((), || {
         if let Some(config) = config() {
@@ -187,7 +226,6 @@ extern "C" fn constructor() {
         crate::close::resolve();
         crate::dup::resolve();
         crate::vfork::resolve();
-        crate::vfork::install();
         crate::close_range::resolve();
         crate::deepbind::resolve();
         if let Some(config) = active_config() {

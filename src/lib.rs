@@ -24,6 +24,7 @@ mod init;
 mod logger;
 mod mixed;
 mod policy;
+mod raw_syscall;
 mod real;
 mod scope;
 mod setsockopt;

@@ -26,6 +26,7 @@ use crate::deepbind::HOOKED;
 
 /// Looks up every hooked function's next definition at once (see `scan`): from the constructor,
 /// so that the `resolve` calls that follow need no dlsym.
+#[link_section = ".text.kashim_startup"]
 pub fn find_all() {
     let mut found = [scan::Found::Nothing; HOOKED.len()];
     scan::next_definitions(find_all as fn() as usize, &HOOKED, &mut found);
@@ -38,6 +39,7 @@ pub fn find_all() {
 
 /// dlsym(RTLD_NEXT, name): from the table `find_all` filled when it has the name, else dlsym.
 #[cold]
+#[link_section = ".text.kashim_startup"]
 pub fn next_definition(name: &CStr) -> *mut c_void {
     if let Some(i) = HOOKED.iter().position(|hooked| *hooked == name) {
         let address = FOUND[i].load(Ordering::Acquire);
@@ -84,6 +86,7 @@ impl<F: Copy> Next<F> {
 
     /// Looks the function up now (from the constructor); null if nothing after kashim defines it.
     #[cold]
+    #[link_section = ".text.kashim_startup"]
     pub fn resolve(&self) -> *mut c_void {
         let address = next_definition(self.name);
         if !address.is_null() {

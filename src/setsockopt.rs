@@ -61,6 +61,7 @@ pub unsafe extern "C" fn setsockopt(
 }
 
 #[cfg(not(test))]
+#[link_section = ".text.kashim_startup"]
 pub fn resolve() {
     NEXT_SETSOCKOPT.resolve();
 }

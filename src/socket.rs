@@ -23,6 +23,7 @@ pub unsafe extern "C" fn socket(domain: c_int, socket_type: c_int, protocol: c_i
 }
 
 #[cfg(not(test))]
+#[link_section = ".text.kashim_startup"]
 pub fn resolve() {
     NEXT_SOCKET.resolve();
 }

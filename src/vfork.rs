@@ -9,7 +9,9 @@
 //! write that sees the mark asks getpid() once: another pid is the child (the write is dropped),
 //! P is the parent, resumed after the child's exec or exit (the mark is cleared). While no thread
 //! has a mark (a global count of marks is zero) the check is one load of that count. A fork()
-//! child clears an inherited mark (pthread_atfork).
+//! child clears an inherited mark (pthread_atfork, registered by the first vfork: registering it
+//! from the constructor would cost every process two page faults of libc for a handler that has
+//! nothing to do until some thread carries a mark).
 //!
 //! Not covered: a vfork made with a raw clone(CLONE_VM | CLONE_VFORK) system call, and targets other
 //! than x86_64 and aarch64 (there vfork is not interposed and a child's close() still rewrites the
@@ -56,22 +58,28 @@ extern "C" fn forget_mark_in_fork_child() {
     MARKS.store(0, Ordering::Relaxed);
 }
 
+/// Registers the fork-child handler, once, before the first mark is made. A fork() child only has
+/// a mark to forget if some thread vforked before, so until then there is nothing to register.
 #[cfg(not(test))]
-/// From the constructor. pthread_atfork only records the handler (no system call).
-pub fn install() {
-    // SAFETY: registers a handler that only writes a thread-local.
-    unsafe { libc::pthread_atfork(None, None, Some(forget_mark_in_fork_child)) };
+fn register_fork_handler_once() {
+    use std::sync::atomic::AtomicBool;
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    if !REGISTERED.swap(true, Ordering::AcqRel) {
+        // SAFETY: registers a handler that only writes a thread-local and an atomic.
+        unsafe { libc::pthread_atfork(None, None, Some(forget_mark_in_fork_child)) };
+    }
 }
 
 #[cfg(all(not(test), any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod entry {
-    use super::{MARKS, VFORK_PARENT};
+    use super::{register_fork_handler_once, MARKS, VFORK_PARENT};
     use crate::real::Next;
     use std::sync::atomic::Ordering;
 
     type VforkFn = unsafe extern "C" fn() -> libc::pid_t;
     static NEXT_VFORK: Next<VforkFn> = Next::new(c"vfork");
 
+    #[link_section = ".text.kashim_startup"]
     pub fn resolve() {
         NEXT_VFORK.resolve();
     }
@@ -82,6 +90,7 @@ mod entry {
         let fork: VforkFn = libc::fork;
         let real = NEXT_VFORK.or(fork);
         if real as usize != fork as usize {
+            register_fork_handler_once();
             // SAFETY: getpid has no preconditions.
             let pid = unsafe { libc::getpid() };
             // A nested vfork (from a vfork child) keeps the first parent's mark.

@@ -61,20 +61,26 @@ pub struct Config {
     pub children: bool,
 }
 
+impl Config {
+    /// The configuration when no KASHIM_* variable is set; a constant, so the library can publish
+    /// it without writing (or allocating) anything at start-up.
+    pub const DEFAULT: Config = Config {
+        enabled: true,
+        idle_s: DEFAULT_IDLE_S,
+        interval_s: DEFAULT_INTERVAL_S,
+        count: DEFAULT_COUNT,
+        user_timeout_ms: None,
+        force: false,
+        log: LogLevel::Warn,
+        force_cap: false,
+        scope: Scope::EVERY_CONNECTION,
+        children: true,
+    };
+}
+
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            enabled: true,
-            idle_s: DEFAULT_IDLE_S,
-            interval_s: DEFAULT_INTERVAL_S,
-            count: DEFAULT_COUNT,
-            user_timeout_ms: None,
-            force: false,
-            log: LogLevel::Warn,
-            force_cap: false,
-            scope: Scope::default(),
-            children: true,
-        }
+        Config::DEFAULT
     }
 }
 

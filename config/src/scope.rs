@@ -90,13 +90,18 @@ pub struct Rule {
     port_hi: u16,
 }
 
+impl Rule {
+    /// Every address, every port.
+    pub const ANY: Rule = Rule {
+        net: Net::Any,
+        port_lo: 0,
+        port_hi: u16::MAX,
+    };
+}
+
 impl Default for Rule {
     fn default() -> Self {
-        Rule {
-            net: Net::Any,
-            port_lo: 0,
-            port_hi: u16::MAX,
-        }
+        Rule::ANY
     }
 }
 
@@ -144,14 +149,27 @@ impl Rule {
 }
 
 /// A fixed-size list of rules. `given` tells an absent variable from one whose entries were all bad.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RuleList {
     rules: [Rule; MAX_RULES],
     len: u8,
     given: bool,
 }
 
+impl Default for RuleList {
+    fn default() -> Self {
+        RuleList::NONE
+    }
+}
+
 impl RuleList {
+    /// No list given.
+    pub const NONE: RuleList = RuleList {
+        rules: [Rule::ANY; MAX_RULES],
+        len: 0,
+        given: false,
+    };
+
     pub fn rules(&self) -> &[Rule] {
         &self.rules[..self.len as usize]
     }
@@ -379,14 +397,27 @@ fn v6_net(ip: Ipv6Addr, prefix: u32) -> Net {
 }
 
 /// The whole scope, as the library uses it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Scope {
     pub direction: Direction,
     pub only: RuleList,
     pub except: RuleList,
 }
 
+impl Default for Scope {
+    fn default() -> Self {
+        Scope::EVERY_CONNECTION
+    }
+}
+
 impl Scope {
+    /// No scope variable set.
+    pub const EVERY_CONNECTION: Scope = Scope {
+        direction: Direction::Both,
+        only: RuleList::NONE,
+        except: RuleList::NONE,
+    };
+
     /// Any scope variable set: sockets are then configured at connect()/accept(), not socket().
     pub fn is_set(&self) -> bool {
         self.direction != Direction::Both || self.only.given || self.except.given

@@ -27,6 +27,7 @@ fn next(cache: &AtomicUsize, name: &CStr) -> usize {
     found
 }
 
+#[link_section = ".text.kashim_startup"]
 pub fn resolve() {
     next(&REAL_DLOPEN, c"dlopen");
     next(&REAL_DLMOPEN, c"dlmopen");

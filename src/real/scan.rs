@@ -40,6 +40,7 @@ pub enum Found {
 }
 
 /// The GNU hash of a symbol name (the ELF gABI extension glibc and binutils use).
+#[link_section = ".text.kashim_startup"]
 pub fn gnu_hash(name: &[u8]) -> u32 {
     name.iter().fold(5381u32, |h, &b| {
         h.wrapping_mul(33).wrapping_add(u32::from(b))
@@ -57,6 +58,7 @@ struct Table {
 impl Table {
     /// # Safety
     /// `base` and `phdrs` describe a loaded object (from within dl_iterate_phdr).
+    #[link_section = ".text.kashim_startup"]
     unsafe fn of(base: usize, phdrs: &[libc::Elf64_Phdr]) -> Option<Table> {
         let object = Object { base, phdrs };
         let (mut symtab, mut strtab, mut versym, mut gnu_hash) = (0, 0, 0, 0);
@@ -81,6 +83,7 @@ impl Table {
     ///
     /// # Safety
     /// The table must belong to a loaded object.
+    #[link_section = ".text.kashim_startup"]
     unsafe fn lookup(&self, base: usize, name: &[u8]) -> Found {
         let header = self.gnu_hash;
         let (buckets_len, first, bloom_len, shift) =
@@ -155,6 +158,7 @@ struct Pass<'a> {
     found: &'a mut [Found],
 }
 
+#[link_section = ".text.kashim_startup"]
 unsafe extern "C" fn each_object(
     info: *mut dl_phdr_info,
     _size: size_t,
@@ -189,6 +193,7 @@ unsafe extern "C" fn each_object(
 }
 
 /// For each of `names`, what the objects loaded after the one containing `after` define.
+#[link_section = ".text.kashim_startup"]
 pub fn next_definitions(after: usize, names: &[&CStr], found: &mut [Found]) {
     found.fill(Found::Nothing);
     let mut pass = Pass {
