@@ -1,13 +1,13 @@
 //! What kashim knows about each descriptor, kept lock-free and allocation-free so the hooks stay
 //! async-signal-safe.
 //!
-//! One byte per descriptor in chunks of 65536, each mapped with mmap when a descriptor in it is
-//! first recorded (for most programs: once, at their first socket), so a server with descriptors
-//! in the millions works without reserving memory up front. The directory of the chunks above the
-//! first is mapped the same way. Nothing here is a large static: 320 KiB of zeroed .bss would cost
-//! every process one more mapping at start-up, sockets or not (docs/performance.md). A descriptor
-//! whose chunk was never mapped is `Unknown`, which is always the safe answer: kashim then asks
-//! the kernel.
+//! One byte per descriptor. Descriptors below 4096 (nearly every program's) have a static table;
+//! the rest live in chunks of 65536 mapped with mmap when a descriptor in them is first recorded,
+//! found through a directory mapped the same way, so a server with descriptors in the millions works
+//! without reserving memory up front. The static part is kept small: a 320 KiB table of zeroed
+//! .bss cost every process one more mapping at start-up, sockets or not (docs/performance.md).
+//! A descriptor whose chunk was never mapped is `Unknown`, which is always the safe answer: kashim
+//! then asks the kernel.
 
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU8, Ordering};
 
@@ -53,7 +53,10 @@ const CHUNKS: usize = 1 << (31 - CHUNK_BITS);
 /// The highest descriptor ever recorded as anything but Unknown: close_range() and closefrom()
 /// need not look further (closefrom(3) in a process with 20 descriptors reads 20 entries).
 static HIGHEST: AtomicI32 = AtomicI32::new(-1);
-/// Descriptors 0 to 65535 (nearly every program's): one load away on the hooks' path.
+/// Descriptors below LOW: no mapping, no system call, ever.
+const LOW: usize = 4096;
+static LOW_SLOTS: [AtomicU8; LOW] = [const { AtomicU8::new(0) }; LOW];
+/// Chunk 0 (its first LOW entries unused), one load away on the hooks' path.
 static FIRST_CHUNK: AtomicPtr<AtomicU8> = AtomicPtr::new(std::ptr::null_mut());
 /// CHUNKS entries; entry 0 is unused (FIRST_CHUNK).
 static DIRECTORY: AtomicPtr<AtomicPtr<AtomicU8>> = AtomicPtr::new(std::ptr::null_mut());
@@ -87,6 +90,9 @@ fn slot(fd: i32, create: bool) -> Option<&'static AtomicU8> {
         return None;
     }
     let fd = fd as usize;
+    if fd < LOW {
+        return LOW_SLOTS.get(fd);
+    }
     let (chunk, index) = (fd >> CHUNK_BITS, fd & (CHUNK_LEN - 1));
     let entry = chunk_entry(chunk, create)?;
     let mut base = entry.load(Ordering::Acquire);
@@ -174,12 +180,18 @@ pub fn forget_range(first: u32, last: u32) {
     let last = last.min(highest as u32) as usize;
     let mut fd = first as usize;
     while fd <= last {
-        let (chunk, index) = (fd >> CHUNK_BITS, fd & (CHUNK_LEN - 1));
-        let end = last.min((chunk << CHUNK_BITS) | (CHUNK_LEN - 1));
-        let base = chunk_base(chunk);
+        // One piece at a time: the static low table, then each chunk.
+        let (base, index, end) = if fd < LOW {
+            (LOW_SLOTS.as_ptr(), fd, last.min(LOW - 1))
+        } else {
+            let chunk = fd >> CHUNK_BITS;
+            let end = last.min((chunk << CHUNK_BITS) | (CHUNK_LEN - 1));
+            (chunk_base(chunk), fd & (CHUNK_LEN - 1), end)
+        };
         if !base.is_null() {
-            for i in index..=(end & (CHUNK_LEN - 1)) {
-                // SAFETY: `base` points to CHUNK_LEN AtomicU8s that are never unmapped; i < CHUNK_LEN.
+            for i in index..=index + (end - fd) {
+                // SAFETY: `base` points to a table that is never unmapped, and i stays inside it
+                // (below LOW for the static one, below CHUNK_LEN for a chunk).
                 let s = unsafe { &*base.add(i) };
                 if s.load(Ordering::Relaxed) != FdState::Unknown as u8 {
                     s.store(FdState::Unknown as u8, Ordering::Release);
@@ -213,6 +225,18 @@ mod tests {
             assert_eq!(get(fd), FdState::NotTcp, "fd {fd}");
             assert_eq!(get(fd ^ 1), FdState::Unknown, "neighbour of fd {fd}");
         }
+    }
+
+    #[test]
+    fn the_static_table_and_the_first_chunk_meet_without_a_gap() {
+        let edge = LOW as i32;
+        for fd in [edge - 1, edge] {
+            set(fd, FdState::Pending);
+            assert_eq!(get(fd), FdState::Pending, "fd {fd}");
+        }
+        forget_range((edge - 1) as u32, edge as u32);
+        assert_eq!(get(edge - 1), FdState::Unknown);
+        assert_eq!(get(edge), FdState::Unknown);
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! Start-up writes as little as it can: every process runs this. Without any KASHIM_* variable
 //! (the common case) the published configuration is a constant (`Config::DEFAULT`, read-only
 //! data), so nothing is written but one pointer and nothing is allocated; the environment is read
-//! in place (`environ`), copying only KASHIM_* entries. Settings read from KASHIM_* live in one
-//! allocation, kept for the life of the process.
+//! in place (`environ`), copying only KASHIM_* entries. Settings read from KASHIM_* are kept in a
+//! mapping of their own for the life of the process.
 
 use crate::config::{Config, LogLevel, PREFIX};
 use crate::errno::ErrnoGuard;
@@ -88,7 +88,7 @@ fn load_from_environment() -> Option<&'static Config> {
         return Some(publish(&SECURE_EXECUTION));
     }
     let loaded = Config::from_vars(kashim_vars());
-    let config = publish(Box::leak(Box::new(loaded.config)));
+    let config = publish(keep(loaded.config));
     let level = config.log;
     if level >= LogLevel::Info || (level >= LogLevel::Warn && !loaded.problems.is_empty()) {
         // Something will be printed: from now on, only to the stderr the process has now.
@@ -101,6 +101,33 @@ fn load_from_environment() -> Option<&'static Config> {
         log(level, LogLevel::Info, format_args!("{}", config.summary()));
     }
     Some(config)
+}
+
+/// A home for the settings read from KASHIM_*, for the rest of the process: an anonymous mapping
+/// rather than the heap, so a leak checker run on the program (valgrind's "still reachable") finds
+/// nothing of kashim's; the heap only if the mapping fails.
+fn keep(config: Config) -> &'static Config {
+    let size = std::mem::size_of::<Config>();
+    // SAFETY: an anonymous private mapping, large enough and page-aligned for one Config.
+    let mapped = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if mapped == libc::MAP_FAILED {
+        return Box::leak(Box::new(config));
+    }
+    let slot = mapped.cast::<Config>();
+    // SAFETY: `slot` is writable, aligned, and never unmapped or written again.
+    unsafe {
+        slot.write(config);
+        &*slot
+    }
 }
 
 /// Publishes the configuration and marks it READY. Called once, by the thread that moved STATE

@@ -143,6 +143,38 @@ for lib in "$portable" "$fast"; do
         sed -E "s/^(PASS|FAIL|SKIP) /\1 $tag: /"
 done
 
+# --- start-up page faults (issue 11) -------------------------------------------------------------------
+# Every program started with the library preloaded pays for its start-up, and page faults are most of
+# that cost (about 3 µs each on this kind of VM; docs/performance.md). The fast build may add at most
+# 2 more to an empty C program than the minimal C shim (c-tests/bench/mutant-shim.c) adds, counted by
+# the kernel (wait4's ru_minflt, median of 21 runs each, alternating). Time itself is measured by
+# scripts/bench.sh, never asserted here.
+if cc -O2 -o "$work/empty" "$root/c-tests/bench/empty.c" &&
+   cc -O2 -fPIC -shared -o "$work/shim.so" "$root/c-tests/bench/mutant-shim.c" -ldl; then
+    faults=$(python3 - "$work/empty" "$work/shim.so" "$fast" <<'PY'
+import os, statistics, sys
+empty, libs = sys.argv[1], sys.argv[2:]
+env = {"PATH": "/usr/bin:/bin"}
+runs = {lib: [] for lib in libs}
+for _ in range(21):
+    for lib in libs:
+        pid = os.posix_spawn(empty, [empty], dict(env, LD_PRELOAD=lib))
+        _, status, usage = os.wait4(pid, 0)
+        if status != 0:
+            sys.exit(f"{empty} with {lib} preloaded: status {status}")
+        runs[lib].append(usage.ru_minflt)
+print(*(int(statistics.median(runs[lib])) for lib in libs))
+PY
+    ) || faults=""
+    read -r shim_faults fast_faults <<<"$faults"
+    if [ -z "$faults" ]; then fail "start-up page faults" "could not run $work/empty"
+    elif [ "$((fast_faults - shim_faults))" -le 2 ]; then
+        pass "start-up page faults: fast build $fast_faults, minimal C shim $shim_faults (at most 2 more allowed)"
+    else fail "start-up page faults" "fast build $fast_faults, minimal C shim $shim_faults: more than 2 more"; fi
+else
+    fail "start-up page faults" "cc could not build c-tests/bench/empty.c and mutant-shim.c"
+fi
+
 # probe.py prints the keepalive options of a new TCP socket (what the kernel reports).
 cat >"$work/probe.py" <<'EOF'
 import socket
