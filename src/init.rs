@@ -178,42 +178,49 @@ fn kashim_vars() -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> {
 /// Is any KASHIM_* variable set? The question every process's start-up asks.
 #[link_section = ".text.kashim_startup"]
 fn any_kashim_variable() -> bool {
-    find_in_environment(|bytes| bytes.starts_with(PREFIX.as_bytes()).then_some(())).is_some()
+    find_in_environment(PREFIX.as_bytes()).is_some()
 }
 
 #[cfg_attr(test, allow(dead_code))]
 /// getenv(name), read in place: the value of the first entry `name=...`.
 #[link_section = ".text.kashim_startup"]
 pub fn getenv(name: &[u8]) -> Option<&'static [u8]> {
-    find_in_environment(|bytes| {
-        bytes
-            .strip_prefix(name)
-            .and_then(|rest| rest.strip_prefix(b"="))
-    })
+    let rest = find_in_environment_with(name, b'=')?;
+    // SAFETY: `rest` points just past "name=" inside a NUL-terminated environment entry.
+    Some(unsafe { CStr::from_ptr(rest) }.to_bytes())
 }
 
-/// What `pick` makes of the first environment entry it accepts, read in place. A plain loop, not
-/// `environment()`'s iterator: start-up calls this, and the iterator's code would be compiled
-/// apart from the start-up section (see `constructor`).
+/// The first environment entry starting with `prefix`: a pointer just past the prefix.
 #[link_section = ".text.kashim_startup"]
-fn find_in_environment<T>(mut pick: impl FnMut(&'static [u8]) -> Option<T>) -> Option<T> {
-    // SAFETY: as environment().
-    let mut entry = unsafe { environ };
-    if entry.is_null() {
-        return None;
-    }
-    loop {
-        // SAFETY: as environment(): the array ends with a NULL pointer, which stops the walk.
-        let text = unsafe { *entry };
-        if text.is_null() {
+fn find_in_environment(prefix: &[u8]) -> Option<*const libc::c_char> {
+    let (last, head) = prefix.split_last()?;
+    find_in_environment_with(head, *last)
+}
+
+/// The first environment entry starting with `head` then `last`, read in place: a pointer just
+/// past them. Compared byte by byte, so an entry that does not match costs no strlen; start-up
+/// asks this three times (KASHIM_, LISTEN_PID=, LISTEN_FDS=) in every process.
+#[link_section = ".text.kashim_startup"]
+fn find_in_environment_with(head: &[u8], last: u8) -> Option<*const libc::c_char> {
+    // SAFETY: environ is libc's NULL-terminated array of NUL-terminated strings (or NULL). Like
+    // getenv, this assumes no other thread is changing the environment during start-up. Each
+    // entry is read only up to its first byte that differs, which is at the latest its NUL
+    // (`last` and the bytes of `head` are never NUL for the names asked here).
+    unsafe {
+        let mut entry = environ;
+        if entry.is_null() {
             return None;
         }
-        // SAFETY: as environment().
-        if let Some(found) = pick(unsafe { CStr::from_ptr(text) }.to_bytes()) {
-            return Some(found);
+        while !(*entry).is_null() {
+            let text = (*entry).cast::<u8>();
+            let matched = head.iter().enumerate().all(|(i, &b)| *text.add(i) == b)
+                && *text.add(head.len()) == last;
+            if matched {
+                return Some(text.add(head.len() + 1).cast());
+            }
+            entry = entry.add(1);
         }
-        // SAFETY: `text` was not the terminating NULL, so the next entry exists.
-        entry = unsafe { entry.add(1) };
+        None
     }
 }
 
