@@ -3,17 +3,12 @@
 //! under LD_PRELOAD). The test process has no KASHIM_* variables, so the defaults apply.
 
 use crate::fd_table::{self, FdState};
-use crate::policy::SetsockoptAction;
-use crate::{accept, close, connect, dup, setsockopt, socket};
+use crate::policy::{KeepaliveOption, SetsockoptAction};
+use crate::{accept, close, connect, dup, setsockopt, socket, sockopt};
 use libc::c_int;
 
 fn int_option(fd: c_int, level: c_int, name: c_int) -> c_int {
-    let mut value: c_int = -1;
-    let mut len = 4;
-    let rc =
-        unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut c_int).cast(), &mut len) };
-    assert_eq!(rc, 0);
-    value
+    sockopt::get_int(fd, level, name).expect("getsockopt")
 }
 
 fn keepalive(fd: c_int) -> (c_int, c_int) {
@@ -179,17 +174,12 @@ fn dup2_carries_the_state_to_the_new_number() {
 #[test]
 fn force_puts_kashims_value_back_after_the_programs_call() {
     let fd = traced_socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-    let idle: c_int = 300;
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_KEEPIDLE,
-            (&idle as *const c_int).cast(),
-            4,
-        )
-    };
-    assert_eq!(rc, 0);
+    assert!(sockopt::set_int(
+        libc::setsockopt,
+        fd,
+        KeepaliveOption::Idle,
+        300
+    ));
     assert_eq!(keepalive(fd), (1, 300));
     crate::errno::set(4242);
     setsockopt::restore(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE);

@@ -21,6 +21,7 @@ use crate::errno::{self, ErrnoGuard};
 use crate::fd_table::{self, FdState};
 use crate::policy::{self, KeepaliveOption};
 use crate::setsockopt::real_setsockopt;
+use crate::sockopt;
 use libc::{c_int, c_long, socklen_t};
 use std::ops::Range;
 
@@ -112,33 +113,11 @@ fn peer(fd: c_int) -> (Peer, PeerAddress) {
 }
 
 fn keepalive_on(fd: c_int) -> Option<bool> {
-    let mut value: c_int = 0;
-    let mut len = std::mem::size_of::<c_int>() as socklen_t;
-    // SAFETY: value/len describe a live c_int; getsockopt is not hooked, so this is libc's.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_KEEPALIVE,
-            (&mut value as *mut c_int).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0).then_some(value != 0)
+    sockopt::get_int(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE).map(|on| on != 0)
 }
 
 fn set(fd: c_int, option: KeepaliveOption, value: c_int) -> bool {
-    let (level, name) = option.level_and_name();
-    // SAFETY: `value` is a live c_int and the length its size.
-    unsafe {
-        real_setsockopt()(
-            fd,
-            level,
-            name,
-            (&value as *const c_int).cast(),
-            std::mem::size_of::<c_int>() as socklen_t,
-        ) == 0
-    }
+    sockopt::set_int(real_setsockopt(), fd, option, value)
 }
 
 /// kashim's options in the order they are set here: TCP_KEEPIDLE first (the TCP test), then the rest.

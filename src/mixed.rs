@@ -15,7 +15,7 @@
 use crate::config::{Config, LogLevel};
 use crate::errno::ErrnoGuard;
 use crate::policy::{self, KeepaliveOption};
-use libc::{c_int, socklen_t};
+use libc::c_int;
 use std::fmt;
 
 /// The keepalive settings on a socket, as the kernel reports them.
@@ -103,12 +103,7 @@ impl fmt::Display for Report<'_> {
 
 fn get(fd: c_int, option: KeepaliveOption) -> Option<c_int> {
     let (level, name) = option.level_and_name();
-    let mut value: c_int = 0;
-    let mut len = std::mem::size_of::<c_int>() as socklen_t;
-    // SAFETY: value/len describe a live c_int; getsockopt is not hooked.
-    let rc =
-        unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut c_int).cast(), &mut len) };
-    (rc == 0).then_some(value)
+    crate::sockopt::get_int(fd, level, name)
 }
 
 fn effective(fd: c_int) -> Option<Effective> {
@@ -234,17 +229,12 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         use std::os::fd::AsRawFd;
         let fd = listener.as_raw_fd();
-        let idle: c_int = 15;
-        // SAFETY: a live int.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::IPPROTO_TCP,
-                libc::TCP_KEEPIDLE,
-                (&idle as *const c_int).cast(),
-                4,
-            )
-        };
+        assert!(crate::sockopt::set_int(
+            libc::setsockopt,
+            fd,
+            KeepaliveOption::Idle,
+            15
+        ));
         let now = effective(fd).unwrap();
         assert_eq!((now.keepalive, now.idle), (0, 15));
     }

@@ -57,18 +57,8 @@ fn set_with(
     config: &Config,
     context: &str,
 ) -> bool {
-    let (level, name) = option.level_and_name();
-    // SAFETY: `value` is a live c_int and INT_LEN its size.
-    let rc = unsafe {
-        set(
-            fd,
-            level,
-            name,
-            (&value as *const c_int).cast::<c_void>(),
-            INT_LEN,
-        )
-    };
-    if rc != 0 {
+    let ok = set_int(set, fd, option, value);
+    if !ok {
         debug!(
             config,
             "fd {fd}: {context}: setsockopt {}={value} failed (errno {}); left as it is",
@@ -76,7 +66,29 @@ fn set_with(
             errno::get()
         );
     }
-    rc == 0
+    ok
+}
+
+/// Sets one option through `set` (libc's setsockopt, as kashim calls it); true if the kernel took
+/// it. Nothing is logged and errno is the caller's to keep.
+#[inline]
+pub fn set_int(
+    set: SetsockoptFn,
+    fd: c_int,
+    option: policy::KeepaliveOption,
+    value: c_int,
+) -> bool {
+    let (level, name) = option.level_and_name();
+    // SAFETY: `value` is a live c_int and INT_LEN its size.
+    unsafe {
+        set(
+            fd,
+            level,
+            name,
+            (&value as *const c_int).cast::<c_void>(),
+            INT_LEN,
+        ) == 0
+    }
 }
 
 struct UserTimeoutNote(Option<u32>);
@@ -90,6 +102,7 @@ impl std::fmt::Display for UserTimeoutNote {
     }
 }
 
+/// An int-valued socket option as the kernel reports it, or `None` if it would not say.
 pub fn get_int(fd: c_int, level: c_int, name: c_int) -> Option<c_int> {
     let mut value: c_int = 0;
     let mut len = INT_LEN;

@@ -4,11 +4,24 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 
 fn get(fd: c_int, level: c_int, name: c_int) -> c_int {
-    let mut value: c_int = -1;
-    let mut len = std::mem::size_of::<c_int>() as socklen_t;
-    // SAFETY: value/len describe a live c_int.
-    unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut c_int).cast(), &mut len) };
-    value
+    sockopt::get_int(fd, level, name).unwrap_or(-1)
+}
+
+/// What the program (or whoever passed the socket) did before kashim saw it: keepalive on, with
+/// its own idle time.
+fn program_chooses_keepalive(fd: c_int, idle: c_int) {
+    assert!(sockopt::set_int(
+        libc::setsockopt,
+        fd,
+        KeepaliveOption::KeepAlive,
+        1
+    ));
+    assert!(sockopt::set_int(
+        libc::setsockopt,
+        fd,
+        KeepaliveOption::Idle,
+        idle
+    ));
 }
 
 fn keepalive(fd: c_int) -> [c_int; 4] {
@@ -84,25 +97,7 @@ fn a_connected_tcp_socket_is_configured() {
 fn keepalive_chosen_by_the_parent_stays_unless_force() {
     let (_l, _client, server) = connection();
     let fd = server.as_raw_fd();
-    let on: c_int = 1;
-    let idle: c_int = 300;
-    // SAFETY: live ints.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_KEEPALIVE,
-            (&on as *const c_int).cast(),
-            4,
-        );
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_KEEPIDLE,
-            (&idle as *const c_int).cast(),
-            4,
-        );
-    }
+    program_chooses_keepalive(fd, 300);
     assert!(adopt_connected(fd, &Config::default(), "test", None).is_none());
     assert_eq!(keepalive(fd)[..2], [1, 300]);
     assert_eq!(fd_table::get(fd), FdState::ProgramOwned);
@@ -193,24 +188,7 @@ fn scope_rules_apply_inherited_connections_count_as_inbound() {
 fn force_cap_lowers_the_passers_longer_timers() {
     let (_l, _client, server) = connection();
     let fd = server.as_raw_fd();
-    let (on, idle): (c_int, c_int) = (1, 300);
-    // SAFETY: live ints.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_KEEPALIVE,
-            (&on as *const c_int).cast(),
-            4,
-        );
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_KEEPIDLE,
-            (&idle as *const c_int).cast(),
-            4,
-        );
-    }
+    program_chooses_keepalive(fd, 300);
     adopt_connected(fd, &config(&[("KASHIM_FORCE", "cap")]), "test", None);
     assert_eq!(keepalive(fd), [1, 60, 10, 6]);
 }

@@ -57,16 +57,12 @@ fn inspect_tells_tcp_from_everything_else() {
     let config = Config::default();
     let tcp = new_socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
     assert_eq!(inspect(tcp, &config), Some(ForeignVerdict::Configure));
-    let one: c_int = 1;
-    unsafe {
-        libc::setsockopt(
-            tcp,
-            libc::SOL_SOCKET,
-            libc::SO_KEEPALIVE,
-            (&one as *const c_int).cast(),
-            INT_LEN,
-        )
-    };
+    assert!(set_int(
+        libc::setsockopt,
+        tcp,
+        policy::KeepaliveOption::KeepAlive,
+        1
+    ));
     assert_eq!(inspect(tcp, &config), Some(ForeignVerdict::ProgramOwned));
     assert_eq!(
         inspect(
