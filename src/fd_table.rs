@@ -107,28 +107,13 @@ fn slot(fd: i32, create: bool) -> Option<&'static AtomicU8> {
 }
 
 /// Maps `len` zeroed `T`s and publishes them in `entry`; if another thread won the race, uses
-/// theirs. errno is kept: callers record state after the program's call succeeded, outside any
-/// other guard, and a failed mmap (ENOMEM) must not show through.
+/// theirs. errno is kept (`mapping` keeps it): callers record state after the program's call
+/// succeeded, outside any other guard, and a failed mmap (ENOMEM) must not show through.
 #[cold]
 fn map_zeroed<T>(entry: &AtomicPtr<T>, len: usize) -> Option<*mut T> {
-    let _errno = crate::errno::ErrnoGuard::save();
     let bytes = len * std::mem::size_of::<T>();
-    // SAFETY: an anonymous private mapping (zeroed: every T here is all-zero valid); mmap is
-    // async-signal-safe.
-    let mapped = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            bytes,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if mapped == libc::MAP_FAILED {
-        return None;
-    }
-    let mapped = mapped.cast::<T>();
+    // Zeroed memory: every T here (an AtomicU8, an AtomicPtr) is valid all-zero.
+    let mapped = crate::mapping::anonymous(bytes)?.cast::<T>();
     match entry.compare_exchange(
         std::ptr::null_mut(),
         mapped,
@@ -138,7 +123,7 @@ fn map_zeroed<T>(entry: &AtomicPtr<T>, len: usize) -> Option<*mut T> {
         Ok(_) => Some(mapped),
         Err(winner) => {
             // SAFETY: our mapping was never published.
-            unsafe { libc::munmap(mapped.cast(), bytes) };
+            unsafe { crate::mapping::release(mapped.cast(), bytes) };
             Some(winner)
         }
     }

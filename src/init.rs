@@ -38,7 +38,7 @@ fn ready() -> Option<&'static Config> {
         return None;
     }
     // SAFETY: READY is stored (Release) only after CONFIG points to a configuration that lives
-    // for the rest of the process (a static, or a leaked allocation), and CONFIG never changes.
+    // for the rest of the process (a static, or what `keep` made), and CONFIG never changes.
     unsafe { CONFIG.load(Ordering::Relaxed).as_ref() }
 }
 
@@ -103,27 +103,14 @@ fn load_from_environment() -> Option<&'static Config> {
     Some(config)
 }
 
-/// A home for the settings read from KASHIM_*, for the rest of the process: an anonymous mapping
-/// rather than the heap, so a leak checker run on the program (valgrind's "still reachable") finds
-/// nothing of kashim's; the heap only if the mapping fails.
+/// A home for the settings read from KASHIM_*, for the rest of the process: a mapping of their
+/// own (`mapping` says why not the heap); the heap only if the mapping fails.
 fn keep(config: Config) -> &'static Config {
-    let size = std::mem::size_of::<Config>();
-    // SAFETY: an anonymous private mapping, large enough and page-aligned for one Config.
-    let mapped = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            size,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if mapped == libc::MAP_FAILED {
+    let Some(mapped) = crate::mapping::anonymous(std::mem::size_of::<Config>()) else {
         return Box::leak(Box::new(config));
-    }
+    };
     let slot = mapped.cast::<Config>();
-    // SAFETY: `slot` is writable, aligned, and never unmapped or written again.
+    // SAFETY: `slot` is writable, page-aligned, large enough, and never unmapped or written again.
     unsafe {
         slot.write(config);
         &*slot

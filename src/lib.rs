@@ -22,6 +22,7 @@ mod fd_table;
 mod inherited;
 mod init;
 mod logger;
+mod mapping;
 mod mixed;
 mod policy;
 mod raw_syscall;
