@@ -165,34 +165,27 @@ fn kashim_vars() -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> {
 /// Is any KASHIM_* variable set? The question every process's start-up asks.
 #[link_section = ".text.kashim_startup"]
 fn any_kashim_variable() -> bool {
-    find_in_environment(PREFIX.as_bytes()).is_some()
+    find_in_environment(PREFIX.as_bytes(), None).is_some()
 }
 
 #[cfg_attr(test, allow(dead_code))]
 /// getenv(name), read in place: the value of the first entry `name=...`.
 #[link_section = ".text.kashim_startup"]
 pub fn getenv(name: &[u8]) -> Option<&'static [u8]> {
-    let rest = find_in_environment_with(name, b'=')?;
-    // SAFETY: `rest` points just past "name=" inside a NUL-terminated environment entry.
-    Some(unsafe { CStr::from_ptr(rest) }.to_bytes())
+    let value = find_in_environment(name, Some(b'='))?;
+    // SAFETY: `value` points just past "name=" inside a NUL-terminated environment entry.
+    Some(unsafe { CStr::from_ptr(value) }.to_bytes())
 }
 
-/// The first environment entry starting with `prefix`: a pointer just past the prefix.
+/// The first environment entry that starts with `prefix` (then `then`, if given), read in place:
+/// a pointer just past them. Compared byte by byte, so an entry that does not match costs no
+/// strlen; start-up asks this three times (KASHIM_, LISTEN_PID=, LISTEN_FDS=) in every process.
 #[link_section = ".text.kashim_startup"]
-fn find_in_environment(prefix: &[u8]) -> Option<*const libc::c_char> {
-    let (last, head) = prefix.split_last()?;
-    find_in_environment_with(head, *last)
-}
-
-/// The first environment entry starting with `head` then `last`, read in place: a pointer just
-/// past them. Compared byte by byte, so an entry that does not match costs no strlen; start-up
-/// asks this three times (KASHIM_, LISTEN_PID=, LISTEN_FDS=) in every process.
-#[link_section = ".text.kashim_startup"]
-fn find_in_environment_with(head: &[u8], last: u8) -> Option<*const libc::c_char> {
+fn find_in_environment(prefix: &[u8], then: Option<u8>) -> Option<*const libc::c_char> {
     // SAFETY: environ is libc's NULL-terminated array of NUL-terminated strings (or NULL). Like
     // getenv, this assumes no other thread is changing the environment during start-up. Each
-    // entry is read only up to its first byte that differs, which is at the latest its NUL
-    // (`last` and the bytes of `head` are never NUL for the names asked here).
+    // entry is read only up to its first byte that differs, which is at the latest its NUL (no
+    // byte of the names asked here is NUL).
     unsafe {
         let mut entry = environ;
         if entry.is_null() {
@@ -200,10 +193,10 @@ fn find_in_environment_with(head: &[u8], last: u8) -> Option<*const libc::c_char
         }
         while !(*entry).is_null() {
             let text = (*entry).cast::<u8>();
-            let matched = head.iter().enumerate().all(|(i, &b)| *text.add(i) == b)
-                && *text.add(head.len()) == last;
-            if matched {
-                return Some(text.add(head.len() + 1).cast());
+            if prefix.iter().enumerate().all(|(i, &b)| *text.add(i) == b)
+                && then.is_none_or(|b| *text.add(prefix.len()) == b)
+            {
+                return Some(text.add(prefix.len() + usize::from(then.is_some())).cast());
             }
             entry = entry.add(1);
         }
