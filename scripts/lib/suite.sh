@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Helpers shared by scripts/suites/*.sh and c-tests/run.sh. Source it; it defines pass, fail, skip,
-# check and without_kashim_env.
+# check, without_kashim_env and scratch_work_dir.
 # Result protocol (read by scripts/test.sh): PASS <name> | FAIL <name>: <why> | SKIP <name>: <why>
 LIBKASHIM_ROOT=${LIBKASHIM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 LIBKASHIM=${LIBKASHIM:-$LIBKASHIM_ROOT/target/release/libkashim.so}
@@ -17,4 +17,20 @@ check() {
 without_kashim_env() {
     # shellcheck disable=SC2046 # one "-u NAME" word pair per variable
     env $(env | sed -n 's/^\(KASHIM_[^=]*\)=.*/-u \1/p') "$@"
+}
+# scratch_work_dir: sets $work, a fresh directory of mode 755 (tests run programs from it as
+# nobody), and $pids, processes the suite started; when the suite ends or is interrupted, every
+# process in $pids is killed and $work removed.
+scratch_work_dir() {
+    work=$(mktemp -d)
+    chmod 755 "$work"
+    pids=()
+    trap _scratch_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+# shellcheck disable=SC2317 # called by the trap
+_scratch_cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    rm -rf -- "$work"
 }

@@ -14,17 +14,7 @@ export -n LIBKASHIM_ROOT LIBKASHIM
 K=$LIBKASHIM_ROOT/scripts/kashim
 KBIN=$LIBKASHIM_ROOT/target/release/kashim   # the binary scripts/kashim runs; installed as such
 LIB=$LIBKASHIM
-work=$(mktemp -d)
-chmod 755 "$work"   # the secure-execution checks run programs from here as nobody
-pids=()
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    rm -rf -- "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+scratch_work_dir   # $work: the secure-execution checks run programs from it as nobody
 
 if [ ! -f "$LIB" ]; then
     fail wrapper-library "$LIB is not built"

@@ -12,17 +12,7 @@ export -n LIBKASHIM_ROOT LIBKASHIM TEST_KASHIM_BIN
 # TEST_KASHIM_BIN: another kashim to run these tests against (e.g. an older build).
 KB=${TEST_KASHIM_BIN:-$LIBKASHIM_ROOT/target/release/kashim}
 LIB=$LIBKASHIM
-work=$(mktemp -d)
-chmod 755 "$work"   # the privilege check runs kashim from here as nobody
-pids=()
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    rm -rf -- "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+scratch_work_dir   # $work: the privilege check runs kashim from it as nobody
 
 if [ ! -x "$KB" ] || [ ! -f "$LIB" ]; then
     fail inspect-attach-build "$KB or $LIB is not built"
