@@ -58,23 +58,11 @@ extern "C" fn forget_mark_in_fork_child() {
     MARKS.store(0, Ordering::Relaxed);
 }
 
-/// Registers the fork-child handler, once, before the first mark is made. A fork() child only has
-/// a mark to forget if some thread vforked before, so until then there is nothing to register.
-#[cfg(not(test))]
-fn register_fork_handler_once() {
-    use std::sync::atomic::AtomicBool;
-    static REGISTERED: AtomicBool = AtomicBool::new(false);
-    if !REGISTERED.swap(true, Ordering::AcqRel) {
-        // SAFETY: registers a handler that only writes a thread-local and an atomic.
-        unsafe { libc::pthread_atfork(None, None, Some(forget_mark_in_fork_child)) };
-    }
-}
-
 #[cfg(all(not(test), any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod entry {
-    use super::{register_fork_handler_once, MARKS, VFORK_PARENT};
+    use super::{forget_mark_in_fork_child, MARKS, VFORK_PARENT};
     use crate::real::Next;
-    use std::sync::atomic::Ordering;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     type VforkFn = unsafe extern "C" fn() -> libc::pid_t;
     static NEXT_VFORK: Next<VforkFn> = Next::new(c"vfork");
@@ -82,6 +70,17 @@ mod entry {
     #[link_section = ".text.kashim_startup"]
     pub fn resolve() {
         NEXT_VFORK.resolve();
+    }
+
+    /// Registers the fork-child handler, once, before the first mark is made. A fork() child only
+    /// has a mark to forget if some thread vforked before, so until then there is nothing to
+    /// register.
+    fn register_fork_handler_once() {
+        static REGISTERED: AtomicBool = AtomicBool::new(false);
+        if !REGISTERED.swap(true, Ordering::AcqRel) {
+            // SAFETY: registers a handler that only writes a thread-local and an atomic.
+            unsafe { libc::pthread_atfork(None, None, Some(forget_mark_in_fork_child)) };
+        }
     }
 
     /// Marks the thread, and returns the function to jump to. Without libc's vfork (never seen),
