@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Helpers shared by scripts/suites/*.sh and c-tests/run.sh. Source it; it defines pass, fail, skip,
-# check, without_kashim_env and scratch_work_dir.
+# check, without_kashim_env, scratch_work_dir and free_port.
 # Result protocol (read by scripts/test.sh): PASS <name> | FAIL <name>: <why> | SKIP <name>: <why>
 LIBKASHIM_ROOT=${LIBKASHIM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 LIBKASHIM=${LIBKASHIM:-$LIBKASHIM_ROOT/target/release/libkashim.so}
@@ -33,4 +33,21 @@ _scratch_cleanup() {
     local p
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
     rm -rf -- "$work"
+}
+# free_port: prints a TCP port that nothing on 127.0.0.1 holds now, for a test that must name its
+# port before the program under test binds it. Below Linux's ephemeral range (32768-60999), where
+# the suites before leave thousands of client ports behind.
+free_port() {
+    local port try
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+        port=$((10000 + RANDOM % 20000))
+        if python3 -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    return 1
 }

@@ -111,7 +111,7 @@ expect "ebpf run: KASHIM_DIRECTION=inbound configures the accepted end only" \
     $'client 0 7200 75 9 0\nserver 1 30 5 3 20000' env KASHIM_DIRECTION=inbound "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair"
 # Address rules: the far end of the client is the server's port, that of the accepted socket is
 # the client's (ephemeral) port, so a rule with the server's port covers exactly one end.
-port=$((20000 + $$ % 20000))
+port=$(free_port) || fail "ebpf run: a free port for the KASHIM_ONLY test" "ten busy ports in a row"
 expect "ebpf run: KASHIM_ONLY=127.0.0.1:PORT covers the end whose peer is that port" \
     $'client 1 30 5 3 20000\nserver 0 7200 75 9 0' env KASHIM_ONLY="127.0.0.1:$port" \
     "$kashim" --ebpf "${chosen[@]}" -- python3 "$here/pair.py" "$port"
