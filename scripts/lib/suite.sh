@@ -38,8 +38,8 @@ _scratch_cleanup() {
 # port before the program under test binds it. Below Linux's ephemeral range (32768-60999), where
 # the suites before leave thousands of client ports behind.
 free_port() {
-    local port try
-    for try in 1 2 3 4 5 6 7 8 9 10; do
+    local port _
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
         port=$((10000 + RANDOM % 20000))
         if python3 -c 'import socket, sys
 s = socket.socket()
