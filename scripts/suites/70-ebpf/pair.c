@@ -11,21 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int get(int fd, int level, int name)
-{
-	int v = -1;
-	socklen_t l = sizeof(v);
-	if (getsockopt(fd, level, name, &v, &l) != 0)
-		return -1;
-	return v;
-}
-
-static void show(const char *who, int fd)
-{
-	printf("%s %d %d %d %d %d\n", who, get(fd, SOL_SOCKET, SO_KEEPALIVE),
-	       get(fd, IPPROTO_TCP, TCP_KEEPIDLE), get(fd, IPPROTO_TCP, TCP_KEEPINTVL),
-	       get(fd, IPPROTO_TCP, TCP_KEEPCNT), get(fd, IPPROTO_TCP, TCP_USER_TIMEOUT));
-}
+#include "show.h"
 
 static void own_keepalive(int fd)
 {

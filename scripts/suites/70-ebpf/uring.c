@@ -11,23 +11,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "show.h"
+
 static struct io_uring ring;
-
-static int get(int fd, int level, int name)
-{
-	int v = -1;
-	socklen_t l = sizeof(v);
-	if (getsockopt(fd, level, name, &v, &l) != 0)
-		return -1;
-	return v;
-}
-
-static void show(const char *who, int fd)
-{
-	printf("%s %d %d %d %d %d\n", who, get(fd, SOL_SOCKET, SO_KEEPALIVE),
-	       get(fd, IPPROTO_TCP, TCP_KEEPIDLE), get(fd, IPPROTO_TCP, TCP_KEEPINTVL),
-	       get(fd, IPPROTO_TCP, TCP_KEEPCNT), get(fd, IPPROTO_TCP, TCP_USER_TIMEOUT));
-}
 
 /* Waits for the completion tagged `tag`, returns its result. */
 static int wait_for(unsigned long tag, int *other_res, unsigned long *other_tag)
