@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Helpers shared by scripts/suites/*.sh and c-tests/run.sh. Source it; it defines pass, fail, skip,
-# check, without_kashim_env, scratch_work_dir and free_port.
+# check, without_kashim_env, stop_with_children, scratch_work_dir and free_port.
 # Result protocol (read by scripts/test.sh): PASS <name> | FAIL <name>: <why> | SKIP <name>: <why>
 LIBKASHIM_ROOT=${LIBKASHIM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 LIBKASHIM=${LIBKASHIM:-$LIBKASHIM_ROOT/target/release/libkashim.so}
@@ -18,6 +18,16 @@ without_kashim_env() {
     # shellcheck disable=SC2046 # one "-u NAME" word pair per variable
     env $(env | sed -n 's/^\(KASHIM_[^=]*\)=.*/-u \1/p') "$@"
 }
+# stop_with_children PID...: TERM to each PID and its children. A shell function started with & (as
+# `without_kashim_env CMD &`) runs in a subshell, and a plain kill of that subshell leaves CMD
+# running; the children go first, before they could be reparented.
+stop_with_children() {
+    local p
+    for p in "$@"; do
+        pkill -TERM -P "$p" 2>/dev/null
+        kill "$p" 2>/dev/null
+    done
+}
 # scratch_work_dir: sets $work, a fresh directory of mode 755 (tests run programs from it as
 # nobody), and $pids, processes the suite started; when the suite ends or is interrupted, every
 # process in $pids is killed and $work removed.
@@ -30,8 +40,7 @@ scratch_work_dir() {
 }
 # shellcheck disable=SC2317 # called by the trap
 _scratch_cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    stop_with_children "${pids[@]}"
     rm -rf -- "$work"
 }
 # free_port: prints a TCP port that nothing on 127.0.0.1 holds now, for a test that must name its

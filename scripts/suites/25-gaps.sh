@@ -16,9 +16,12 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/kashim-gaps.XXXXXX")
 pids=()
 cleanup() {
     local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    stop_with_children "${pids[@]}"
     for p in "$tmp"/nginx-*/nginx.pid "$tmp"/nginx-*/nginx.pid.oldbin; do
         [ -f "$p" ] && kill -QUIT "$(cat "$p" 2>/dev/null)" 2>/dev/null
+    done
+    for p in "$tmp"/nginx-*/upstream.pid; do
+        [ -f "$p" ] && kill "$(cat "$p" 2>/dev/null)" 2>/dev/null
     done
     rm -rf "$tmp"
 }
@@ -91,7 +94,7 @@ else:
 print(s.makefile().readline().strip())
 PY
 )
-    kill "${pids[-1]}" 2>/dev/null
+    stop_with_children "${pids[-1]}"
     wait "${pids[-1]}" 2>/dev/null
     if [[ "$got " == "$want "* ]]; then pass "$name"
     else fail "$name" "server saw [$got], expected [$want...]; activator: $(tail -n 2 "$tmp/activate.log" | tr '\n' ' ')"; fi
@@ -135,7 +138,7 @@ else
         -E LD_PRELOAD="$lib" "$sshd" -i -f /dev/null -h "$tmp/hostkey" >"$tmp/sshd.log" 2>&1 &
     pids+=($!)
     got=$(timeout 30 "$python" "$src/server_keepalive.py" "$port" 2>&1)
-    kill "${pids[-1]}" 2>/dev/null
+    stop_with_children "${pids[-1]}"
     wait "${pids[-1]}" 2>/dev/null
     [ $made_privsep = 1 ] && rmdir /run/sshd 2>/dev/null
     if [ "$got" = "keepalive=1 idle=60 intvl=10 cnt=6" ]; then
@@ -234,7 +237,8 @@ nginx_upgrade() {
     local dir=$tmp/nginx-$1 recipe=$2 port uport before after old
     mkdir -p "$dir"
     "$python" "$src/upstream_keepalive.py" "$dir/uport" >"$dir/upstream.log" 2>&1 &
-    pids+=($!)
+    # This function runs in $(...): a pid added to $pids here would never reach the cleanup.
+    echo $! >"$dir/upstream.pid"
     for _ in $(seq 100); do [ -f "$dir/uport" ] && break; sleep 0.1; done
     uport=$(cat "$dir/uport" 2>/dev/null)
     port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
