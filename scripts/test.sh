@@ -39,6 +39,25 @@ else
     suites=(scripts/suites/*.sh)
 fi
 
+# new_processes_of_checkout [PIDS]: the processes (pid and command line) running a file of this
+# checkout, other than this script and the space-separated PIDS. The prefix is passed through the
+# environment so that awk's own command line does not match.
+new_processes_of_checkout() {
+    ps -eo pid=,args= | checkout="$root/" known=" ${1:-} " awk \
+        'index($0, ENVIRON["checkout"]) && !index($0, "scripts/test.sh") && !index(ENVIRON["known"], " " $1 " ")'
+}
+# left_running PIDS: up to 3 processes new_processes_of_checkout finds for 2 s (a killed process
+# needs a moment to go).
+left_running() {
+    local out _
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        out=$(new_processes_of_checkout "$1" | head -n 3)
+        [ -z "$out" ] && return
+        sleep 0.2
+    done
+    printf '%s' "$out"
+}
+
 for suite in "${suites[@]}"; do
     name=$(basename "$suite" .sh)
     echo "== suite $name"
@@ -47,6 +66,7 @@ for suite in "${suites[@]}"; do
         failed=$((failed + 1)); failures+=("$name: no such suite"); continue
     fi
     seen=0 suite_failed=0 suite_exit=0
+    before=$(new_processes_of_checkout | awk '{ printf "%s ", $1 }')
     while IFS= read -r line; do
         case "$line" in
             "PASS "*)
@@ -65,6 +85,14 @@ for suite in "${suites[@]}"; do
             *) note "   $line" ;;
         esac
     done < <(bash "$suite" 2>&1; echo "__suite_exit $?")
+    # Tests stop what they start: a process of this checkout still running after its suite is a
+    # leak (it holds ports and memory, and on a CI machine it outlives the run).
+    left=$(left_running "$before")
+    if [ -n "$left" ]; then
+        failed=$((failed + 1)); failures+=("$name: left processes running: $(printf '%s' "$left" | tr -s ' \n' ' ')")
+        note "FAILED - $name: left processes running after the suite ended:"
+        printf '%s\n' "$left" | sed 's/^/     /'
+    fi
     # A suite that reported nothing, or died without saying why, is broken, not empty.
     if [ "$suite_exit" != 0 ] && [ "$suite_failed" = 0 ]; then
         failed=$((failed + 1)); failures+=("$name: suite exited with status $suite_exit")
