@@ -7,6 +7,8 @@
 #   SKIP <name>: <why it could not run>
 # and anything else as plain diagnostics. A skip is reported as "skipped: ..."; under CI=true a
 # skip counts as a failure, because a missing test dependency must never look like a pass.
+# A suite that exits non-zero without a FAIL line, reports nothing, or leaves a process of this
+# checkout running counts as one more failure.
 # Usage: scripts/test.sh [SUITE...]   (suite names without .sh, e.g. "unit c-tests")
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
