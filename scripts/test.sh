@@ -48,11 +48,11 @@ new_processes_of_checkout() {
     ps -eo pid=,args= | checkout="$root/" known=" ${1:-} " awk \
         'index($0, ENVIRON["checkout"]) && !index($0, "scripts/test.sh") && !index(ENVIRON["known"], " " $1 " ")'
 }
-# left_running PIDS: up to 3 processes new_processes_of_checkout finds for 2 s (a killed process
-# needs a moment to go).
+# left_running PIDS: up to 3 processes new_processes_of_checkout still finds after 5 s (a killed
+# process needs a moment to go, longer on a loaded machine).
 left_running() {
     local out _
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
+    for _ in $(seq 25); do
         out=$(new_processes_of_checkout "$1" | head -n 3)
         [ -z "$out" ] && return
         sleep 0.2
