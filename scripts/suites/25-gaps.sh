@@ -77,7 +77,7 @@ activated() {
     while [ "$1" != "--" ]; do args+=("$1"); shift; done
     shift
     local port got
-    port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(free_port)
     without_kashim_env timeout 60 systemd-socket-activate -l "127.0.0.1:$port" "${args[@]}" \
         -E LD_PRELOAD="$lib" "$bin/inetd_server" "$@" >"$tmp/activate.log" 2>&1 &
     pids+=($!)
@@ -133,7 +133,7 @@ else
     ssh-keygen -q -N '' -t ed25519 -f "$tmp/hostkey" >/dev/null 2>&1
     made_privsep=0
     [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made_privsep=1; } # sshd's fixed privilege-separation dir
-    port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(free_port)
     without_kashim_env timeout 60 systemd-socket-activate -l "127.0.0.1:$port" --inetd --accept \
         -E LD_PRELOAD="$lib" "$sshd" -i -f /dev/null -h "$tmp/hostkey" >"$tmp/sshd.log" 2>&1 &
     pids+=($!)
@@ -241,7 +241,7 @@ nginx_upgrade() {
     echo $! >"$dir/upstream.pid"
     for _ in $(seq 100); do [ -f "$dir/uport" ] && break; sleep 0.1; done
     uport=$(cat "$dir/uport" 2>/dev/null)
-    port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(free_port)
     cat >"$dir/nginx.conf" <<CONF
 worker_processes 1;
 pid $dir/nginx.pid;
