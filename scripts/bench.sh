@@ -77,6 +77,12 @@ if [ -z "$release" ]; then
         release=$tmp/release
         mkdir -p "$release"
         tar -C "$release" -xzf "$tarball" || { echo "bench.sh: cannot unpack $tarball" >&2; exit 1; }
+        # dist/ is not rebuilt by this script: say so when its rows would measure an older library.
+        if [ -n "$(find "$root/src" "$root/config/src" "$root/Cargo.toml" "$root/Cargo.lock" \
+                   -newer "$tarball" -print -quit 2>/dev/null)" ]; then
+            stale="$tarball is older than the library's sources: its rows measure that older build (rebuild with scripts/release.sh, or pass --release DIR)"
+            echo "bench.sh: warning: $stale" >&2
+        fi
     fi
 fi
 rel_fast=${release:+$release/lib/kashim/libkashim-glibc2.34.so}
@@ -187,6 +193,7 @@ echo "kashim benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, kernel $(uname -r), $(ldd --version 2>/dev/null | head -n 1 | sed 's/^ldd //')"
 echo "library: $lib ($(stat -c %s "$lib") bytes)${py:+; python: $py}"
 [ -n "$release" ] && echo "released: $rel_fast ($(stat -c %s "$rel_fast") bytes), $rel_port ($(stat -c %s "$rel_port") bytes)"
+[ -n "${stale:-}" ] && echo "warning: $stale"
 echo "rounds: $rounds; per run: $n_sock x socket()+close(), $n_conn loopback connections; start-up pairs per round: $c_pairs C, $py_pairs python3"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
