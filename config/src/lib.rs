@@ -9,6 +9,7 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::os::unix::ffi::OsStringExt;
 
+pub mod keepalive;
 pub mod scope;
 pub use scope::{Direction, Peer, Scope, Side};
 
