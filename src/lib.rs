@@ -2,42 +2,33 @@
 //! of an unmodified, dynamically linked program, so idle connections survive firewalls and NATs
 //! that forget quiet connections, and dead peers are noticed.
 //!
-//! Layout: one module per hooked family (`socket`, `connect`, `accept`, `setsockopt`, `close`),
-//! each a thin detour (`real` finds the next definition) around plain Rust; the decisions live in `policy` (pure), the
-//! settings in `config` (pure), the per-descriptor memory in `fd_table`, kashim's own system calls
-//! in `sockopt`, start-up in `init`. Hooks are compiled out of `cargo test`, so the test binary
-//! never interposes on itself.
+//! The map:
+//! - `hooks`: the exported entry points. One table declares every hooked function; each family's
+//!   file holds its thin detour, which calls the real function and hands the rest to `act`.
+//! - `decide`: the decisions, pure functions returning what to do (policy, scope rules, RTLD_DEEPBIND
+//!   routes, mixed-settings reports).
+//! - `act`: carrying them out with kashim's own calls on sockets, one module per kind of event.
+//! - `state`: what kashim knows — the published configuration, the per-descriptor table, the
+//!   threads whose descriptor changes are not recorded.
+//! - `sys`: plumbing that knows nothing of keepalive — the resolver of definitions, the ELF
+//!   reader, stand-ins, direct system calls, kashim's own memory, errno, the panic guard, logging.
+//! - `start`: the constructor.
+//!
+//! Calls flow one way: hooks → act → decide/state → sys. Start-up walks the hook table; nothing
+//! under `hooks` is called back by start-up. Hooks are compiled out of `cargo test`, so the test
+//! binary never interposes on itself.
 
-mod accept;
-mod children;
-mod close;
-mod close_range;
 pub use kashim_config as config;
-mod connect;
-mod deepbind;
-mod dup;
-mod elf;
-mod errno;
-mod fd_table;
-mod inherited;
-mod init;
-mod logger;
-mod mapping;
-mod mixed;
-mod policy;
-mod raw_syscall;
-mod real;
-mod scope;
-mod setsockopt;
-mod socket;
-mod sockopt;
-mod vfork;
 
-#[cfg(test)]
-mod flow_tests;
+mod act;
+mod decide;
+mod hooks;
+mod start;
+mod state;
+mod sys;
 
 /// Marks this file as libkashim.so: the `kashim` command recognises the library by reading its
-/// dynamic symbols (command/src/elf.rs) instead of loading it in a test process.
+/// dynamic symbols instead of loading it in a test process.
 #[no_mangle]
 #[used]
 pub static KASHIM_LIBRARY: u8 = 1;

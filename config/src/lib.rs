@@ -5,6 +5,7 @@
 //! setting falls back to its default and the rest apply.
 
 use serde::Deserialize;
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::os::unix::ffi::OsStringExt;
@@ -150,21 +151,23 @@ impl Config {
     {
         let mut problems = Vec::new();
         let mut utf8_vars = Vec::new();
-        // execve allows a name twice; glibc's getenv takes the first, and so does kashim.
-        let mut seen: Vec<Vec<u8>> = Vec::new();
+        // execve allows a name twice; glibc's getenv takes the first, and so does kashim. Sets, so
+        // that start-up stays linear in the number of KASHIM_* variables, however many there are.
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
         let mut repeated: Vec<String> = Vec::new();
+        let mut repeated_seen: HashSet<String> = HashSet::new();
         for (name, value) in vars {
             if !name.starts_with(PREFIX.as_bytes()) {
                 continue; // not ours, whatever its encoding
             }
             let shown_name = escape(&name);
             if seen.contains(&name) {
-                if !repeated.contains(&shown_name) {
+                if repeated_seen.insert(shown_name.clone()) {
                     repeated.push(shown_name);
                 }
                 continue;
             }
-            seen.push(name);
+            seen.insert(name);
             if !KNOWN.contains(&shown_name.as_str()) {
                 problems.push(format!(
                     "{}=\"{}\" is not a kashim variable (known: {}); ignored",

@@ -1,0 +1,29 @@
+//! Start-up, from the constructor every process with kashim runs: quiet panics, read the
+//! configuration, resolve every hooked function's next definition (so no hook has to walk the
+//! loaded objects later), apply KASHIM_CHILDREN=0, and take on the connections the process
+//! inherited already connected. A hook that runs before this (another library's constructor)
+//! takes the safe path: the configuration and its own next pointer are resolved on first use.
+
+#![cfg(not(test))]
+
+use crate::act::{children, inherited};
+use crate::state::config::{active_config, config};
+use crate::sys::guard::{guarded, quiet_panics};
+
+extern "C" fn constructor() {
+    guarded((), || {
+        quiet_panics();
+        if let Some(config) = config() {
+            children::leave_children_alone(config);
+        }
+        crate::hooks::resolve_all();
+        if let Some(config) = active_config() {
+            inherited::adopt_at_start(config);
+        }
+    });
+}
+
+#[used]
+#[link_section = ".init_array"]
+static CONSTRUCTOR: extern "C" fn() = constructor;
+

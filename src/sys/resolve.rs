@@ -1,0 +1,237 @@
+//! The one resolver of definitions: for a name, the function kashim's hook forwards to (what
+//! `dlsym(RTLD_NEXT, name)` would give from inside kashim), the program-wide definition (what
+//! `dlsym(RTLD_DEFAULT, name)` would give), and kashim's own object. All by walking the loaded
+//! objects with `dl_iterate_phdr` and reading their hash tables through `sys::elf`.
+//!
+//! Why not dlsym: on glibc before 2.34 dlsym, dladdr and dlerror live in libdl, so calling them
+//! would make every program that preloads kashim load libdl.so.2 too (docs/performance.md has the
+//! cost). dl_iterate_phdr is in libc on every glibc. The walk also costs a fraction of dlsym's
+//! lookup per name; docs/performance.md has both numbers.
+//!
+//! The next definition is searched for as glibc searches for RTLD_NEXT: the objects after kashim in
+//! load order (for a preloaded or linked kashim, that is the search order); if none defines the
+//! name, kashim's own dependencies (a dlopen()ed kashim: libc was loaded before it). An IFUNC's
+//! resolver is called, as the loader calls it, to get the function.
+
+use super::elf::{Definition, Dynamic, Object};
+use libc::{c_int, c_void, dl_phdr_info, size_t};
+use std::ffi::CStr;
+
+/// kashim's own object: the path the loader opened.
+#[derive(Clone, Copy, Debug)]
+pub struct OwnObject {
+    pub path: &'static CStr,
+}
+
+/// An address inside kashim, to recognise its object.
+fn inside_kashim() -> usize {
+    inside_kashim as fn() -> usize as usize
+}
+
+/// Calls `each(index, object)` for every loaded object in load order until it returns false.
+fn each_object(mut each: impl FnMut(usize, &Object<'_>) -> bool) {
+    struct Walk<'f> {
+        each: &'f mut dyn FnMut(usize, &Object<'_>) -> bool,
+        index: usize,
+    }
+    unsafe extern "C" fn callback(info: *mut dl_phdr_info, _: size_t, data: *mut c_void) -> c_int {
+        let walk = &mut *(data as *mut Walk);
+        let index = walk.index;
+        walk.index += 1;
+        match Object::from_info(&*info) {
+            Some(object) => c_int::from(!(walk.each)(index, &object)),
+            None => 0,
+        }
+    }
+    let mut walk = Walk {
+        each: &mut each,
+        index: 0,
+    };
+    // SAFETY: the callback reads only what dl_iterate_phdr hands it, while the loader holds the
+    // objects; `walk` outlives the call.
+    unsafe { libc::dl_iterate_phdr(Some(callback), (&mut walk as *mut Walk).cast()) };
+}
+
+/// The path of the object that holds `address`, copied (for a log line).
+pub fn object_path(address: usize) -> Option<Vec<u8>> {
+    let mut path = None;
+    each_object(|_, object| {
+        if object.contains(address) {
+            path = Some(object.path.to_bytes().to_vec());
+            return false;
+        }
+        true
+    });
+    path
+}
+
+/// kashim's own object, or `None` if the walk did not see it (never expected).
+pub fn own_object() -> Option<OwnObject> {
+    let here = inside_kashim();
+    let mut own = None;
+    each_object(|_, object| {
+        if object.contains(here) {
+            // SAFETY: the loader keeps kashim's path for as long as kashim is loaded, which is as
+            // long as this code exists.
+            let path: &'static CStr = unsafe { &*(object.path as *const CStr) };
+            own = Some(OwnObject { path });
+            return false;
+        }
+        true
+    });
+    own
+}
+
+/// The function a definition stands for: an IFUNC's resolver is called, as the loader would.
+fn function(definition: Definition) -> usize {
+    if !definition.indirect {
+        return definition.address;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: an IFUNC resolver; on x86_64 glibc calls them with no arguments (dl-irel.h).
+        let resolver: unsafe extern "C" fn() -> usize =
+            unsafe { std::mem::transmute(definition.address) };
+        unsafe { resolver() }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        // SAFETY: an IFUNC resolver; without _IFUNC_ARG_HWCAP in the first argument glibc's
+        // resolvers read only the hwcap bits.
+        let resolver: unsafe extern "C" fn(u64, *const c_void) -> usize =
+            unsafe { std::mem::transmute(definition.address) };
+        unsafe { resolver(libc::getauxval(libc::AT_HWCAP), std::ptr::null()) }
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        0
+    }
+}
+
+/// For each of `names`, the next definition after kashim, or 0 where there is none: one walk, and
+/// for a dlopen()ed kashim (whose libc was loaded before it) a second over its own dependencies.
+/// `found` has one slot per name.
+pub fn next_definitions(names: &[&CStr], found: &mut [usize]) {
+    let here = inside_kashim();
+    found.fill(0);
+    let mut position = None;
+    // The names kashim itself needs (libc.so.6...), read from its own dynamic section, which stays
+    // mapped as long as this code does.
+    let mut own_needed: [Option<&'static CStr>; 8] = [None; 8];
+    let search = |dynamic: &Dynamic<'_, '_>, found: &mut [usize]| {
+        let mut missing = 0;
+        for (name, slot) in names.iter().zip(found.iter_mut()) {
+            if *slot == 0 {
+                // SAFETY: inside the walk, the object is loaded.
+                if let Some(definition) = unsafe { dynamic.lookup(name.to_bytes()) } {
+                    *slot = function(definition);
+                }
+                missing += usize::from(*slot == 0);
+            }
+        }
+        missing
+    };
+    each_object(|index, object| {
+        // SAFETY: inside the walk, the object is loaded.
+        let Some(dynamic) = (unsafe { object.dynamic() }) else {
+            return true;
+        };
+        if position.is_none() {
+            if object.contains(here) {
+                position = Some(index);
+                // SAFETY: kashim's own strings live as long as kashim.
+                for (slot, name) in own_needed.iter_mut().zip(unsafe { dynamic.needed() }) {
+                    *slot = Some(unsafe { &*(name as *const CStr) });
+                }
+            }
+            return true;
+        }
+        search(&dynamic, found) > 0
+    });
+    let Some(own_position) = position else {
+        return;
+    };
+    if found.iter().all(|&f| f != 0) {
+        return;
+    }
+    each_object(|index, object| {
+        if index >= own_position {
+            return false;
+        }
+        // SAFETY: inside the walk, the object is loaded.
+        if let Some(dynamic) = unsafe { object.dynamic() } {
+            let needed_by_kashim = own_needed
+                .iter()
+                .flatten()
+                .any(|name| unsafe { dynamic.answers_to(name.to_bytes()) });
+            if needed_by_kashim {
+                search(&dynamic, found);
+            }
+        }
+        true
+    });
+}
+
+/// The next definition of one name after kashim, or 0.
+pub fn next_definition(name: &CStr) -> usize {
+    let mut found = [0];
+    next_definitions(&[name], &mut found);
+    found[0]
+}
+
+/// The program-wide definition of `name`: the first object in load order that defines it (the
+/// program, then what it preloads and links), as `dlsym(RTLD_DEFAULT)` finds it. 0 if none.
+pub fn global_definition(name: &CStr) -> usize {
+    let mut found = 0;
+    each_object(|_, object| {
+        // SAFETY: inside the walk, the object is loaded.
+        if let Some(definition) =
+            unsafe { object.dynamic() }.and_then(|d| unsafe { d.lookup(name.to_bytes()) })
+        {
+            found = function(definition);
+            return false;
+        }
+        true
+    });
+    found
+}
+
+/// The objects loaded now, and how many were ever unloaded: what a later walk is compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadCount {
+    pub objects: usize,
+    pub unloaded: u64,
+}
+
+/// Counts the loaded objects (one walk, no memory).
+pub fn load_count() -> LoadCount {
+    struct Count {
+        objects: usize,
+        unloaded: u64,
+    }
+    unsafe extern "C" fn callback(info: *mut dl_phdr_info, _: size_t, data: *mut c_void) -> c_int {
+        let count = &mut *(data as *mut Count);
+        count.objects += 1;
+        count.unloaded = (*info).dlpi_subs;
+        0
+    }
+    let mut count = Count {
+        objects: 0,
+        unloaded: 0,
+    };
+    // SAFETY: the callback writes only into `count`.
+    unsafe { libc::dl_iterate_phdr(Some(callback), (&mut count as *mut Count).cast()) };
+    LoadCount {
+        objects: count.objects,
+        unloaded: count.unloaded,
+    }
+}
+
+/// Walks the loaded objects for the RTLD_DEEPBIND patching (`act::deepbind`), with each one's
+/// position in load order.
+pub fn walk(each: impl FnMut(usize, &Object<'_>) -> bool) {
+    each_object(each)
+}
+
+#[cfg(test)]
+mod tests;
