@@ -45,7 +45,10 @@ fn threads() -> Option<u32> {
     let mut status = [0u8; 4096];
     // SAFETY: a read-only open of a NUL-terminated path, a read into a live buffer, a close.
     let len = unsafe {
-        let fd = libc::open(c"/proc/self/status".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        let fd = libc::open(
+            c"/proc/self/status".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
         if fd < 0 {
             return None;
         }

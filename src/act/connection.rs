@@ -216,6 +216,5 @@ pub fn lower_to_kashims(fd: c_int, option: KeepaliveOption, config: &Config, con
     }
 }
 
-
 #[cfg(test)]
 mod tests;

@@ -185,7 +185,13 @@ fn after_load(handle: *mut c_void, file: &[u8], before: LoadCount) {
     };
     let mut map: *const LinkMap = std::ptr::null();
     // SAFETY: a live handle; RTLD_DI_LINKMAP writes one pointer.
-    if unsafe { dlinfo(handle, RTLD_DI_LINKMAP, (&mut map as *mut *const LinkMap).cast()) } != 0
+    if unsafe {
+        dlinfo(
+            handle,
+            RTLD_DI_LINKMAP,
+            (&mut map as *mut *const LinkMap).cast(),
+        )
+    } != 0
         || map.is_null()
     {
         clear_dlerror();
@@ -262,7 +268,9 @@ fn after_load(handle: *mut c_void, file: &[u8], before: LoadCount) {
                 if tree.has(object.phdrs.as_ptr() as usize) {
                     // SAFETY: as above.
                     if let Some(dynamic) = unsafe { object.dynamic() } {
-                        unsafe { patch_object(object, &dynamic, bits, page, Some(to_libc), &mut patched) };
+                        unsafe {
+                            patch_object(object, &dynamic, bits, page, Some(to_libc), &mut patched)
+                        };
                     }
                 }
                 true
@@ -334,7 +342,10 @@ fn report(file: &[u8], level: LogLevel, patched: &Patched, cut: bool) {
         }
     }
     if cut {
-        not_reached(file, "its tree is larger than kashim follows; only part was reached");
+        not_reached(
+            file,
+            "its tree is larger than kashim follows; only part was reached",
+        );
     }
     if patched.count == 0 {
         return; // a tree that makes no socket calls of its own: nothing to say

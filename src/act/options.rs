@@ -47,7 +47,13 @@ pub fn decide(fd: c_int, level: c_int, name: c_int) -> SetsockoptAction {
 }
 
 /// After the program's setsockopt returned `rc`: carries out `action`.
-pub fn after_program_sets(fd: c_int, level: c_int, name: c_int, rc: c_int, action: SetsockoptAction) {
+pub fn after_program_sets(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    rc: c_int,
+    action: SetsockoptAction,
+) {
     if rc != 0 {
         return;
     }

@@ -85,7 +85,13 @@ extern "C" fn dlopen_target(file: *const c_char, mode: c_int) -> usize {
         return real; // every ordinary dlopen: nothing else is looked at
     }
     guarded(real, || {
-        target(LM_ID_BASE, file, mode, real, deepbind_dlopen as *const () as usize)
+        target(
+            LM_ID_BASE,
+            file,
+            mode,
+            real,
+            deepbind_dlopen as *const () as usize,
+        )
     })
 }
 
@@ -95,11 +101,23 @@ extern "C" fn dlmopen_target(namespace: c_long, file: *const c_char, mode: c_int
         return real;
     }
     guarded(real, || {
-        target(namespace, file, mode, real, deepbind_dlmopen as *const () as usize)
+        target(
+            namespace,
+            file,
+            mode,
+            real,
+            deepbind_dlmopen as *const () as usize,
+        )
     })
 }
 
-fn target(namespace: c_long, file: *const c_char, mode: c_int, real: usize, patching: usize) -> usize {
+fn target(
+    namespace: c_long,
+    file: *const c_char,
+    mode: c_int,
+    real: usize,
+    patching: usize,
+) -> usize {
     if active_config().is_none() {
         return real;
     }

@@ -186,7 +186,10 @@ pub fn resolve_all() {
     let mut found = [0usize; COUNT];
     resolve::next_definitions(&NAMES, &mut found);
     for (slot, address) in NEXT.iter().zip(found) {
-        slot.store(if address == 0 { MISSING } else { address }, Ordering::Release);
+        slot.store(
+            if address == 0 { MISSING } else { address },
+            Ordering::Release,
+        );
     }
 }
 

@@ -37,7 +37,13 @@ fn detours_run_with_the_stand_ins_as_their_real_functions() {
     let mut on: c_int = 0;
     let mut len = std::mem::size_of::<c_int>() as socklen_t;
     unsafe {
-        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, (&mut on as *mut c_int).cast(), &mut len)
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            (&mut on as *mut c_int).cast(),
+            &mut len,
+        )
     };
     assert_eq!(on, 1, "a TCP socket made through the detour has keepalive");
     assert_eq!(unsafe { close::close(fallback::close, fd) }, 0);

@@ -3,6 +3,7 @@
 //! - a vfork child borrows its parent's memory, table included, but has its own descriptors;
 //! - a thread that called unshare(CLONE_FILES) or close_range(CLOSE_RANGE_UNSHARE) has a private
 //!   copy of the descriptor table, so what it closes stays open for the rest of the process.
+//!
 //! Their writes are dropped (`records_reach_process`); reads still use the table, which holds
 //! what that thread's descriptors were when they were shared.
 //!

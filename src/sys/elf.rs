@@ -424,8 +424,10 @@ impl Dynamic<'_, '_> {
             if table == 0 {
                 return;
             }
-            let relocations =
-                std::slice::from_raw_parts(table as *const Rela, size / std::mem::size_of::<Rela>());
+            let relocations = std::slice::from_raw_parts(
+                table as *const Rela,
+                size / std::mem::size_of::<Rela>(),
+            );
             for r in relocations {
                 let kind = (r.info & 0xffff_ffff) as u32;
                 if kind != GLOB_DAT && kind != JUMP_SLOT {

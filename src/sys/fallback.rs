@@ -13,10 +13,18 @@ fn int(rc: c_long) -> c_int {
 pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     int(libc::syscall(libc::SYS_socket, domain, ty, protocol))
 }
-pub unsafe extern "C" fn connect(fd: c_int, address: *const libc::sockaddr, len: socklen_t) -> c_int {
+pub unsafe extern "C" fn connect(
+    fd: c_int,
+    address: *const libc::sockaddr,
+    len: socklen_t,
+) -> c_int {
     int(libc::syscall(libc::SYS_connect, fd, address, len))
 }
-pub unsafe extern "C" fn accept(fd: c_int, address: *mut libc::sockaddr, len: *mut socklen_t) -> c_int {
+pub unsafe extern "C" fn accept(
+    fd: c_int,
+    address: *mut libc::sockaddr,
+    len: *mut socklen_t,
+) -> c_int {
     accept4(fd, address, len, 0)
 }
 pub unsafe extern "C" fn accept4(
@@ -34,7 +42,14 @@ pub unsafe extern "C" fn setsockopt(
     value: *const c_void,
     len: socklen_t,
 ) -> c_int {
-    int(libc::syscall(libc::SYS_setsockopt, fd, level, name, value, len))
+    int(libc::syscall(
+        libc::SYS_setsockopt,
+        fd,
+        level,
+        name,
+        value,
+        len,
+    ))
 }
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     int(libc::syscall(libc::SYS_close, fd))
@@ -45,7 +60,11 @@ pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
 /// dup2 is dup3 except that equal numbers are allowed (aarch64 has no dup2 system call).
 pub unsafe extern "C" fn dup2(old_fd: c_int, new_fd: c_int) -> c_int {
     if old_fd == new_fd {
-        return if fcntl(old_fd, libc::F_GETFD, 0) < 0 { -1 } else { old_fd };
+        return if fcntl(old_fd, libc::F_GETFD, 0) < 0 {
+            -1
+        } else {
+            old_fd
+        };
     }
     dup3(old_fd, new_fd, 0)
 }
@@ -89,7 +108,11 @@ pub unsafe extern "C" fn freopen(
 pub unsafe extern "C" fn dlopen(_file: *const c_char, _mode: c_int) -> *mut c_void {
     std::ptr::null_mut()
 }
-pub unsafe extern "C" fn dlmopen(_namespace: c_long, _file: *const c_char, _mode: c_int) -> *mut c_void {
+pub unsafe extern "C" fn dlmopen(
+    _namespace: c_long,
+    _file: *const c_char,
+    _mode: c_int,
+) -> *mut c_void {
     std::ptr::null_mut()
 }
 

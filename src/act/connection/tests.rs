@@ -54,4 +54,3 @@ fn real_sockets_in_and_out_of_scope() {
     assert_eq!(fd_table::get(fd), FdState::Configured);
     fd_table::set(fd, FdState::Unknown);
 }
-

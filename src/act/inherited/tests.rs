@@ -10,14 +10,8 @@ fn get(fd: c_int, level: c_int, name: c_int) -> c_int {
 /// What the program (or whoever passed the socket) did before kashim saw it: keepalive on, with
 /// its own idle time.
 fn program_chooses_keepalive(fd: c_int, idle: c_int) {
-    assert!(sockopt::set_int(fd,
-        KeepaliveOption::KeepAlive,
-        1
-    ));
-    assert!(sockopt::set_int(fd,
-        KeepaliveOption::Idle,
-        idle
-    ));
+    assert!(sockopt::set_int(fd, KeepaliveOption::KeepAlive, 1));
+    assert!(sockopt::set_int(fd, KeepaliveOption::Idle, idle));
 }
 
 fn keepalive(fd: c_int) -> [c_int; 4] {

@@ -190,17 +190,35 @@ fn foreign_sockets() {
         ForeignVerdict::Configure
     );
     assert_eq!(
-        classify_foreign(AF_INET6, SOCK_STREAM, IPPROTO_TCP, Judgement::ChosenTimers, &config),
+        classify_foreign(
+            AF_INET6,
+            SOCK_STREAM,
+            IPPROTO_TCP,
+            Judgement::ChosenTimers,
+            &config
+        ),
         ForeignVerdict::ProgramOwned
     );
     // Keepalive on with the namespace's default timers (sshd, Java's setKeepAlive): nobody chose
     // timers, and the first probe would come after two hours, so kashim sets its own.
     assert_eq!(
-        classify_foreign(AF_INET, SOCK_STREAM, IPPROTO_TCP, Judgement::DefaultTimers, &config),
+        classify_foreign(
+            AF_INET,
+            SOCK_STREAM,
+            IPPROTO_TCP,
+            Judgement::DefaultTimers,
+            &config
+        ),
         ForeignVerdict::Configure
     );
     assert_eq!(
-        classify_foreign(AF_INET6, SOCK_STREAM, IPPROTO_TCP, Judgement::ChosenTimers, &forced()),
+        classify_foreign(
+            AF_INET6,
+            SOCK_STREAM,
+            IPPROTO_TCP,
+            Judgement::ChosenTimers,
+            &forced()
+        ),
         ForeignVerdict::Configure
     );
     assert_eq!(

@@ -61,7 +61,11 @@ impl FakeObject {
             for (i, (tag, val)) in entries.into_iter().enumerate() {
                 dynamic.add(i).write(Dyn { tag, val });
             }
-            std::ptr::copy_nonoverlapping(b"\0socket\0".as_ptr(), bytes.add(STRTAB_AT), 8);
+            std::ptr::copy_nonoverlapping(
+                [0u8, b's', b'o', b'c', b'k', b'e', b't', 0].as_ptr(),
+                bytes.add(STRTAB_AT),
+                8,
+            );
             let symbols = bytes.add(SYMTAB_AT) as *mut Sym;
             symbols.add(1).write(Sym {
                 name: 1,
@@ -113,8 +117,16 @@ fn an_object_below_its_link_address_is_read_where_it_is() {
         let object = fake.object();
         assert!(object.bias > usize::MAX / 2, "the bias is negative");
         let dynamic = unsafe { object.dynamic() }.expect("the dynamic section is read");
-        assert_eq!(dynamic.strtab, fake.at(STRTAB_AT), "relocated: {relocated_in_place}");
-        assert_eq!(dynamic.symtab, fake.at(SYMTAB_AT), "relocated: {relocated_in_place}");
+        assert_eq!(
+            dynamic.strtab,
+            fake.at(STRTAB_AT),
+            "relocated: {relocated_in_place}"
+        );
+        assert_eq!(
+            dynamic.symtab,
+            fake.at(SYMTAB_AT),
+            "relocated: {relocated_in_place}"
+        );
         assert_eq!(dynamic.address(), fake.at(DYNAMIC_AT));
     }
 }
@@ -168,7 +180,10 @@ fn finds_and_rewrites_the_test_programs_own_socket_slot() {
         };
         false
     });
-    assert!(!found.is_empty(), "no socket slot found in the test program");
+    assert!(
+        !found.is_empty(),
+        "no socket slot found in the test program"
+    );
     for (value, written) in found {
         assert_eq!(value, libc_socket, "slot does not hold libc's socket");
         assert!(written, "slot could not be rewritten");
