@@ -147,31 +147,29 @@ pub fn adopt_connected(
         fd_table::set(fd, FdState::OutOfScope);
         return None;
     }
-    if !config.force {
-        match sockopt::judgement(fd) {
-            None => return None,
-            Some(Judgement::Off) => {}
-            Some(_) if configured == Some(address) => {
-                debug!(
-                    config,
-                    "fd {fd}: {context}: the same connection as the fd before; configured"
-                );
-                fd_table::set(fd, FdState::Configured);
-                return Some(address);
-            }
-            Some(_) if config.force_cap => {
-                // KASHIM_FORCE=cap: the passer's longer timers are lowered to kashim's.
-                let state = crate::act::connection::cap_existing(fd, config, context);
-                fd_table::set(fd, state);
-                return None;
-            }
-            Some(Judgement::DefaultTimers) => {
-                debug!(config, "fd {fd}: {context}: keepalive on with the kernel's default timers; kashim's set");
-            }
-            Some(Judgement::ChosenTimers) => {
+    if !config.force && sockopt::keepalive_on(fd)? {
+        if configured == Some(address) {
+            debug!(
+                config,
+                "fd {fd}: {context}: the same connection as the fd before; configured"
+            );
+            fd_table::set(fd, FdState::Configured);
+            return Some(address);
+        }
+        if config.force_cap {
+            // KASHIM_FORCE=cap: the passer's longer timers are lowered to kashim's.
+            let state = crate::act::connection::cap_existing(fd, config, context);
+            fd_table::set(fd, state);
+            return None;
+        }
+        match sockopt::judgement_of_timers(fd)? {
+            Judgement::ChosenTimers => {
                 debug!(config, "fd {fd}: {context}: keepalive timers already chosen (by whoever passed it); left alone");
                 fd_table::set(fd, FdState::ProgramOwned);
                 return None;
+            }
+            Judgement::DefaultTimers | Judgement::Off => {
+                debug!(config, "fd {fd}: {context}: keepalive on with the kernel's default timers; kashim's set");
             }
         }
     }

@@ -130,10 +130,19 @@ pub fn inspect(fd: c_int, config: &Config) -> Option<ForeignVerdict> {
 /// What a TCP socket's keepalive amounts to (`kashim_config::keepalive::judge`): one getsockopt
 /// when it is off, four when it is on.
 pub fn judgement(fd: c_int) -> Option<Judgement> {
-    let on = get_int(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE)? != 0;
-    if !on {
+    if !keepalive_on(fd)? {
         return Some(Judgement::Off);
     }
+    judgement_of_timers(fd)
+}
+
+/// SO_KEEPALIVE, as the kernel reports it.
+pub fn keepalive_on(fd: c_int) -> Option<bool> {
+    get_int(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE).map(|on| on != 0)
+}
+
+/// For a socket whose keepalive is on: are its timers somebody's choice, or the kernel's defaults?
+pub fn judgement_of_timers(fd: c_int) -> Option<Judgement> {
     Some(judge(true, timers(fd)?, namespace_defaults()))
 }
 
