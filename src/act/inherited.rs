@@ -20,46 +20,11 @@ use crate::act::sockopt;
 use crate::config::keepalive::Judgement;
 use crate::config::Config;
 use crate::debug;
-use crate::decide::policy::{self, KeepaliveOption};
+use crate::decide::inherited::options_in_order;
+use crate::decide::policy::KeepaliveOption;
 use crate::state::fd_table::{self, FdState};
 use crate::sys::errno::{self, ErrnoGuard};
 use libc::{c_int, c_long, socklen_t};
-use std::ops::Range;
-
-/// sd_listen_fds(3): systemd passes its descriptors from 3 on.
-const LISTEN_FDS_START: c_int = 3;
-/// More than any service is passed; a larger LISTEN_FDS is a broken environment, not a reason to
-/// make thousands of calls.
-const LISTEN_FDS_MAX: u32 = 1024;
-
-/// A whole decimal number, as systemd writes LISTEN_PID and LISTEN_FDS.
-pub fn parse_decimal(text: &[u8]) -> Option<u32> {
-    if text.is_empty() || text.len() > 10 || !text.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    text.iter().try_fold(0u32, |n, &d| {
-        n.checked_mul(10)?.checked_add(u32::from(d - b'0'))
-    })
-}
-
-/// The descriptors systemd passed to this process: empty unless both variables are valid and
-/// LISTEN_PID is `pid()` (a child that inherited the variables is not the one they are meant for).
-pub fn listen_fds(
-    listen_pid: Option<&[u8]>,
-    listen_fds: Option<&[u8]>,
-    pid: impl FnOnce() -> u32,
-) -> Range<c_int> {
-    let (Some(for_pid), Some(count)) = (
-        listen_pid.and_then(parse_decimal),
-        listen_fds.and_then(parse_decimal),
-    ) else {
-        return 0..0;
-    };
-    if for_pid == 0 || for_pid != pid() {
-        return 0..0;
-    }
-    LISTEN_FDS_START..LISTEN_FDS_START + count.min(LISTEN_FDS_MAX) as c_int
-}
 
 /// What getpeername said about a descriptor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,18 +77,6 @@ fn peer(fd: c_int) -> (Peer, PeerAddress) {
 
 fn set(fd: c_int, option: KeepaliveOption, value: c_int) -> bool {
     sockopt::set_int(fd, option, value)
-}
-
-/// kashim's options in the order they are set here: TCP_KEEPIDLE first (the TCP test), then the rest.
-pub fn options_in_order(config: &Config) -> ([(KeepaliveOption, c_int); 5], usize) {
-    let (mut options, len) = policy::options_to_apply(config);
-    if let Some(i) = options[..len]
-        .iter()
-        .position(|&(o, _)| o == KeepaliveOption::Idle)
-    {
-        options[..=i].rotate_right(1);
-    }
-    (options, len)
 }
 
 /// Configures `fd` if it is a connected TCP socket nobody chose keepalive for; remembers what it is.
@@ -229,9 +182,10 @@ pub fn adopt_at_start(config: &Config) {
         configured = adopt_connected(fd, config, "inherited connection (inetd)", configured);
     }
     // SAFETY: getpid has no preconditions.
-    let passed = listen_fds(env(b"LISTEN_PID"), env(b"LISTEN_FDS"), || unsafe {
-        libc::getpid() as u32
-    });
+    let passed =
+        crate::decide::inherited::listen_fds(env(b"LISTEN_PID"), env(b"LISTEN_FDS"), || unsafe {
+            libc::getpid() as u32
+        });
     for fd in passed {
         adopt_connected(fd, config, "socket activation (LISTEN_FDS)", None);
     }

@@ -3,6 +3,7 @@
 
 pub mod deepbind;
 pub mod descriptors;
+pub mod inherited;
 pub mod mixed;
 pub mod policy;
 pub mod scope;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::decide::policy::KeepaliveOption;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -31,43 +32,6 @@ fn connection() -> (TcpListener, TcpStream, TcpStream) {
 }
 
 #[test]
-fn listen_fds_only_for_this_process() {
-    let me = || 4242;
-    assert_eq!(listen_fds(Some(b"4242"), Some(b"2"), me), 3..5);
-    assert_eq!(listen_fds(Some(b"4243"), Some(b"2"), me), 0..0);
-    assert_eq!(listen_fds(None, Some(b"2"), me), 0..0);
-    assert_eq!(listen_fds(Some(b"4242"), None, me), 0..0);
-    assert_eq!(listen_fds(Some(b"4242"), Some(b"-1"), me), 0..0);
-    assert_eq!(listen_fds(Some(b"4242"), Some(b"99999999999"), me), 0..0);
-    assert_eq!(listen_fds(Some(b"4242"), Some(b"1000000"), me), 3..1027);
-}
-
-#[test]
-fn getpid_is_asked_only_when_both_variables_are_valid() {
-    let never = || -> u32 { panic!("getpid called") };
-    assert_eq!(listen_fds(None, None, never), 0..0);
-    assert_eq!(listen_fds(Some(b"x"), Some(b"1"), never), 0..0);
-    assert_eq!(listen_fds(Some(b"1"), Some(b""), never), 0..0);
-}
-
-#[test]
-fn decimal_numbers() {
-    assert_eq!(parse_decimal(b"0"), Some(0));
-    assert_eq!(parse_decimal(b"4294967295"), Some(u32::MAX));
-    assert_eq!(parse_decimal(b"4294967296"), None);
-    assert_eq!(parse_decimal(b"1 "), None);
-    assert_eq!(parse_decimal(b"+1"), None);
-}
-
-#[test]
-fn idle_is_set_first() {
-    let (options, len) = options_in_order(&Config::default());
-    let names: Vec<_> = options[..len].iter().map(|o| o.0).collect();
-    use KeepaliveOption::*;
-    assert_eq!(names, [Idle, KeepAlive, Interval, Count]);
-}
-
-#[test]
 fn a_connected_tcp_socket_is_configured() {
     let (_l, client, server) = connection();
     let config = Config::default();
@@ -97,6 +61,17 @@ fn keepalive_chosen_by_the_parent_stays_unless_force() {
     };
     adopt_connected(fd, &force, "test", None);
     assert_eq!(keepalive(fd), [1, 60, 10, 6]);
+}
+
+#[test]
+fn keepalive_on_with_the_kernels_default_timers_gets_kashims() {
+    // sshd's TCPKeepAlive, a socket unit's KeepAlive=yes: on, but the first probe after two hours.
+    let (_l, _client, server) = connection();
+    let fd = server.as_raw_fd();
+    assert!(sockopt::set_int(fd, KeepaliveOption::KeepAlive, 1));
+    assert!(adopt_connected(fd, &Config::default(), "test", None).is_some());
+    assert_eq!(keepalive(fd), [1, 60, 10, 6]);
+    assert_eq!(fd_table::get(fd), FdState::Configured);
 }
 
 #[test]
