@@ -1,5 +1,4 @@
-//! Start-up, from the constructor every process with kashim runs: quiet panics, read the
-//! configuration, resolve every hooked function's next definition (so no hook has to walk the
+//! Start-up, from the constructor every process with kashim runs: read the configuration, resolve every hooked function's next definition (so no hook has to walk the
 //! loaded objects later), apply KASHIM_CHILDREN=0, and take on the connections the process
 //! inherited already connected. A hook that runs before this (another library's constructor)
 //! takes the safe path: the configuration and its own next pointer are resolved on first use.
@@ -8,11 +7,10 @@
 
 use crate::act::{children, inherited};
 use crate::state::config::{active_config, config};
-use crate::sys::guard::{guarded, quiet_panics};
+use crate::sys::guard::guarded_at_start;
 
 extern "C" fn constructor() {
-    guarded((), || {
-        quiet_panics();
+    guarded_at_start(|| {
         if let Some(config) = config() {
             children::leave_children_alone(config);
         }

@@ -95,6 +95,7 @@ pub fn adopt_connected(
     if kind != Peer::Inet {
         return None; // left as today: a listener is inspected at its first accept()
     }
+    crate::sys::guard::quiet_panics();
     if !crate::decide::scope::inherited_in_scope(config, &address.bytes[..address.len]) {
         debug!(config, "fd {fd}: {context}: out of scope; left alone");
         fd_table::set(fd, FdState::OutOfScope);

@@ -50,7 +50,7 @@ macro_rules! hook_table {
         pub enum Hook { $($name),* }
 
         /// The hooked functions' C names, in table order.
-        pub const NAMES: [&CStr; COUNT] = [$(
+        pub static NAMES: [&CStr; COUNT] = [$(
             // SAFETY: the literal ends with its only NUL.
             unsafe { CStr::from_bytes_with_nul_unchecked(concat!(stringify!($name), "\0").as_bytes()) }
         ),*];

@@ -79,6 +79,7 @@ fn load() -> Option<&'static Config> {
 /// with its problems logged. Only the thread that moved STATE to LOADING calls this.
 #[inline(never)]
 fn load_from_environment() -> Option<&'static Config> {
+    crate::sys::guard::quiet_panics();
     if secure_execution() {
         // A setuid/setgid/capability program started by someone else: the caller's KASHIM_*
         // must not reach it (as glibc's secure_getenv), nor may kashim print anything there.
