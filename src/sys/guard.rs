@@ -19,6 +19,7 @@ pub fn guarded<T>(fallback: T, work: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(work)).unwrap_or(fallback)
 }
 
+#[cfg_attr(test, allow(dead_code))]
 /// `guarded` for the constructor's fixed steps, which install the hook themselves as soon as they
 /// find work to do (`quiet_panics`).
 pub fn guarded_at_start(work: impl FnOnce()) {
