@@ -3,6 +3,8 @@
 # loader-level code could break an unmodified program, with real programs and real sockets:
 #   deepbind race        two threads dlopen RTLD_DEEPBIND plugins at once: no crash (stress, under
 #                        CPU pressure), and a plugin's socket still gets keepalive
+#   negative load bias   an object loaded below its link address, linked or dlopened RTLD_DEEPBIND:
+#                        the program runs and the object's socket gets keepalive
 # To see a test fail on another build: LIBKASHIM=/path/to/libkashim.so bash scripts/suites/22-host-safety.sh
 set -u
 # shellcheck source=scripts/lib/suite.sh
@@ -19,6 +21,8 @@ if [ ! -f "$LIBKASHIM" ]; then
 fi
 lib=$LIBKASHIM
 scratch_work_dir
+# Only this shell cleans up: a background subshell killed before its exec runs the traps it inherited.
+trap '[ "$BASHPID" = "$$" ] && _scratch_cleanup' EXIT
 bin=$work
 
 # cc NAME GCC-ARGS...: compiles into $bin, or one FAIL line naming NAME.
@@ -34,13 +38,25 @@ under() {
     shift
     without_kashim_env timeout 60 env LD_PRELOAD="$lib" "${vars[@]}" "$@"
 }
+# checked LABEL [VAR=value...] -- PROG ARGS: PROG under kashim with TEST_LABEL=LABEL, its PASS/FAIL
+# lines passed on; a crash, a hang or an exit without a result line is one more FAIL.
+checked() {
+    local label=$1 status; shift
+    under TEST_LABEL="$label" "$@" >"$work/out" 2>"$work/err"
+    status=$?
+    grep -E '^(PASS|FAIL|SKIP|#) ' "$work/out"
+    if [ $status = 124 ]; then fail "$label" "timed out after 60 s"
+    elif [ $status -gt 128 ]; then fail "$label" "killed by signal $((status - 128)); stderr: $(head -c 200 "$work/err")"
+    elif ! grep -q '^PASS ' "$work/out"; then fail "$label" "exit $status without a result; stderr: $(head -c 200 "$work/err")"
+    fi
+}
 # pressure_on / pressure_off: six busy processes beside the test, so that on a machine with few
 # cores the test's threads are preempted at random points, as on a loaded server.
 pressure=()
 pressure_on() {
     local _
     for _ in 1 2 3 4 5 6; do
-        (while :; do :; done) &
+        sh -c 'while :; do :; done' &
         pressure+=($!)
         pids+=($!)
     done
@@ -69,9 +85,22 @@ for i in 0 1 2 3 4 5 6 7; do
     cc plugin -shared -fPIC -Wl,-z,now -o "$bin/libhs_plugin$i.so" "$src/hs_plugin.c" || { plugins_ok=0; break; }
 done
 if [ $plugins_ok = 1 ] && cc deepbind_race -pthread -o "$bin/deepbind_race" "$src/deepbind_race.c" -ldl; then
-    under TEST_LABEL="deepbind plugin" -- "$bin/deepbind_race" "$bin" 8 1 check
+    checked "deepbind plugin" -- "$bin/deepbind_race" "$bin" 8 1 check
     pressure_on
     stress "deepbind race: two threads dlopen/dlclose RTLD_DEEPBIND plugins under CPU pressure, no crash" \
         24 -- "$bin/deepbind_race" "$bin" 8 200
     pressure_off
+fi
+
+# --- 2. an object loaded below its link address ------------------------------------------------
+# Linked at an address above the user address space, the object is mapped lower: a negative bias.
+# The test program prints the bias and fails if it is not negative.
+high=(-shared -fPIC "-Wl,-Ttext-segment=0x800000000000")
+if cc negbias "${high[@]}" -o "$bin/libhs_negbias.so" "$src/deepbind_lib.c" &&
+    cc negbias "${high[@]}" -o "$bin/libhs_negbias_plugin.so" "$src/deepbind_lib.c" &&
+    cc negbias -o "$bin/negbias_linked" "$src/negative_bias_test.c" -L"$bin" -Wl,--no-as-needed \
+        -lhs_negbias -Wl,-rpath,"$bin" -ldl &&
+    cc negbias -o "$bin/negbias_dlopen" "$src/negative_bias_test.c" -ldl; then
+    checked "negative load bias, linked" -- "$bin/negbias_linked" linked libhs_negbias.so
+    checked "negative load bias, dlopen RTLD_DEEPBIND" -- "$bin/negbias_dlopen" dlopen "$bin/libhs_negbias_plugin.so"
 fi
