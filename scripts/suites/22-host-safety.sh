@@ -5,6 +5,8 @@
 #                        CPU pressure), and a plugin's socket still gets keepalive
 #   negative load bias   an object loaded below its link address, linked or dlopened RTLD_DEEPBIND:
 #                        the program runs and the object's socket gets keepalive
+#   second interposer    a library preloaded after kashim defining socket/connect, with only a SysV
+#                        hash table (and, as a control, a GNU one): its functions are called
 # To see a test fail on another build: LIBKASHIM=/path/to/libkashim.so bash scripts/suites/22-host-safety.sh
 set -u
 # shellcheck source=scripts/lib/suite.sh
@@ -21,8 +23,6 @@ if [ ! -f "$LIBKASHIM" ]; then
 fi
 lib=$LIBKASHIM
 scratch_work_dir
-# Only this shell cleans up: a background subshell killed before its exec runs the traps it inherited.
-trap '[ "$BASHPID" = "$$" ] && _scratch_cleanup' EXIT
 bin=$work
 
 # cc NAME GCC-ARGS...: compiles into $bin, or one FAIL line naming NAME.
@@ -54,11 +54,15 @@ checked() {
 # cores the test's threads are preempted at random points, as on a loaded server.
 pressure=()
 pressure_on() {
-    local _
+    local _ p
     for _ in 1 2 3 4 5 6; do
         sh -c 'while :; do :; done' &
         pressure+=($!)
         pids+=($!)
+    done
+    # Until its exec, a child is this shell with its traps: killed then, it would run the cleanup.
+    for p in "${pressure[@]}"; do
+        while [ "$(cat "/proc/$p/comm" 2>/dev/null)" = bash ]; do sleep 0.01; done
     done
 }
 pressure_off() {
@@ -103,4 +107,14 @@ if cc negbias "${high[@]}" -o "$bin/libhs_negbias.so" "$src/deepbind_lib.c" &&
     cc negbias -o "$bin/negbias_dlopen" "$src/negative_bias_test.c" -ldl; then
     checked "negative load bias, linked" -- "$bin/negbias_linked" linked libhs_negbias.so
     checked "negative load bias, dlopen RTLD_DEEPBIND" -- "$bin/negbias_dlopen" dlopen "$bin/libhs_negbias_plugin.so"
+fi
+
+# --- 3. a second interposer preloaded after kashim -------------------------------------------------
+if cc interposer -o "$bin/interposer_test" "$src/interposer_test.c" -ldl; then
+    for style in sysv gnu; do
+        cc interposer -shared -fPIC -Wl,--hash-style=$style -o "$bin/libcounting_$style.so" \
+            "$src/counting_preload.c" -ldl &&
+            checked "second interposer after kashim, --hash-style=$style" LD_PRELOAD="$lib $bin/libcounting_$style.so" \
+                -- "$bin/interposer_test"
+    done
 fi
