@@ -7,6 +7,8 @@
 #                        the program runs and the object's socket gets keepalive
 #   second interposer    a library preloaded after kashim defining socket/connect, with only a SysV
 #                        hash table (and, as a control, a GNU one): its functions are called
+#   private fd table     the program's keepalive-off survives a thread that closes its copies in a
+#                        private descriptor table (close_range UNSHARE; unshare + close)
 # To see a test fail on another build: LIBKASHIM=/path/to/libkashim.so bash scripts/suites/22-host-safety.sh
 set -u
 # shellcheck source=scripts/lib/suite.sh
@@ -117,4 +119,10 @@ if cc interposer -o "$bin/interposer_test" "$src/interposer_test.c" -ldl; then
             checked "second interposer after kashim, --hash-style=$style" LD_PRELOAD="$lib $bin/libcounting_$style.so" \
                 -- "$bin/interposer_test"
     done
+fi
+
+# --- 4. keepalive off, then a thread with a private descriptor table closes its copies ----------
+if cc private_fdtable -pthread -o "$bin/private_fdtable_test" "$src/private_fdtable_test.c"; then
+    checked "private fd table, close_range" -- "$bin/private_fdtable_test" close_range
+    checked "private fd table, unshare" -- "$bin/private_fdtable_test" unshare
 fi
