@@ -9,6 +9,7 @@
 #                        hash table (and, as a control, a GNU one): its functions are called
 #   private fd table     the program's keepalive-off survives a thread that closes its copies in a
 #                        private descriptor table (close_range UNSHARE; unshare + close)
+#   valgrind deepbind    strict valgrind after an RTLD_DEEPBIND dlopen exits as without kashim
 # To see a test fail on another build: LIBKASHIM=/path/to/libkashim.so bash scripts/suites/22-host-safety.sh
 set -u
 # shellcheck source=scripts/lib/suite.sh
@@ -125,4 +126,26 @@ fi
 if cc private_fdtable -pthread -o "$bin/private_fdtable_test" "$src/private_fdtable_test.c"; then
     checked "private fd table, close_range" -- "$bin/private_fdtable_test" close_range
     checked "private fd table, unshare" -- "$bin/private_fdtable_test" unshare
+fi
+
+# --- 7. strict valgrind after an RTLD_DEEPBIND dlopen ------------------------------------------
+# strict_valgrind LD_PRELOAD-VALUE PROG ARGS: exit status of PROG under a strict leak check.
+strict_valgrind() {
+    local preload=$1; shift
+    without_kashim_env env LD_PRELOAD="$preload" timeout 120 valgrind --leak-check=full \
+        --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=99 "$@" >"$work/vg.out" 2>&1
+}
+if ! command -v valgrind >/dev/null 2>&1; then
+    skip "valgrind after RTLD_DEEPBIND" "valgrind not installed (Debian package valgrind)"
+elif cc deepbind_once -o "$bin/deepbind_once" "$src/deepbind_once.c" -ldl &&
+    cc deepbind_once -shared -fPIC -o "$bin/libhs_deep.so" "$src/deepbind_lib.c"; then
+    strict_valgrind "" "$bin/deepbind_once" "$bin/libhs_deep.so"
+    without=$?
+    strict_valgrind "$lib" "$bin/deepbind_once" "$bin/libhs_deep.so"
+    with=$?
+    if [ $without = 0 ] && [ $with = 0 ]; then
+        pass "strict valgrind after an RTLD_DEEPBIND dlopen: exit 0 with kashim, as without"
+    else
+        fail "strict valgrind after an RTLD_DEEPBIND dlopen" "exit $with with kashim, $without without: $(grep -E 'still reachable:|definitely lost:|ERROR SUMMARY' "$work/vg.out" | sed 's/^==[0-9]*== *//' | tr '\n' ' ')"
+    fi
 fi
