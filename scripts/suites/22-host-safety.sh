@@ -9,6 +9,8 @@
 #                        hash table (and, as a control, a GNU one): its functions are called
 #   private fd table     the program's keepalive-off survives a thread that closes its copies in a
 #                        private descriptor table (close_range UNSHARE; unshare + close)
+#   many KASHIM_ names   start-up grows linearly with the number of unknown KASHIM_* variables
+#                        (instructions counted by callgrind at 2,000 and 8,000)
 #   valgrind deepbind    strict valgrind after an RTLD_DEEPBIND dlopen exits as without kashim
 # To see a test fail on another build: LIBKASHIM=/path/to/libkashim.so bash scripts/suites/22-host-safety.sh
 set -u
@@ -126,6 +128,34 @@ fi
 if cc private_fdtable -pthread -o "$bin/private_fdtable_test" "$src/private_fdtable_test.c"; then
     checked "private fd table, close_range" -- "$bin/private_fdtable_test" close_range
     checked "private fd table, unshare" -- "$bin/private_fdtable_test" unshare
+fi
+
+# --- 5. start-up with thousands of unknown KASHIM_* variables ---------------------------------
+# instructions N [LD_PRELOAD-VALUE]: instructions callgrind counts for /bin/true started with N
+# unknown KASHIM_* variables (and KASHIM_LOG=off, so that nothing is printed for them).
+instructions() {
+    local vars
+    mapfile -t vars < <(seq -f 'KASHIM_UNKNOWN_%g=1' "$1")
+    timeout 300 env -i "${vars[@]}" KASHIM_LOG=off LD_PRELOAD="${2:-}" "$(command -v valgrind)" --tool=callgrind \
+        --callgrind-out-file=/dev/null /bin/true 2>&1 | sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p'
+}
+if ! command -v valgrind >/dev/null 2>&1; then
+    skip "start-up with many KASHIM_ variables" "valgrind not installed (Debian package valgrind)"
+else
+    # kashim's own cost: with the library minus without, at N and at 4N variables. Linear start-up
+    # gives a ratio near 4, quadratic near 16; 8 leaves room either way.
+    counts=("$(instructions 2000 "$lib")" "$(instructions 2000)" "$(instructions 8000 "$lib")" "$(instructions 8000)")
+    if [[ ! "${counts[*]}" =~ ^[0-9]+\ [0-9]+\ [0-9]+\ [0-9]+$ ]]; then
+        fail "start-up with many KASHIM_ variables" "callgrind gave no count: [${counts[*]}]"
+    else
+        small=$((counts[0] - counts[1])) large=$((counts[2] - counts[3]))
+        ratio=$((small > 0 ? large * 100 / small : 0))
+        what="kashim's start-up cost with 8,000 unknown KASHIM_ variables is $((ratio / 100)).$(printf %02d $((ratio % 100))) times that with 2,000 ($large and $small instructions)"
+        # The same measure of the program alone (the loader's linear walk of the environment).
+        echo "# /bin/true alone: $((counts[3] * 100 / counts[1] / 100)).$(printf %02d $((counts[3] * 100 / counts[1] % 100))) times the instructions at 8,000 as at 2,000"
+        if [ "$ratio" -le 800 ]; then pass "$what: linear"
+        else fail "start-up with many KASHIM_ variables" "$what; linear is about 4, at most 8 allowed"; fi
+    fi
 fi
 
 # --- 7. strict valgrind after an RTLD_DEEPBIND dlopen ------------------------------------------
