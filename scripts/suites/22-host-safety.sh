@@ -11,6 +11,8 @@
 #                        private descriptor table (close_range UNSHARE; unshare + close)
 #   many KASHIM_ names   start-up grows linearly with the number of unknown KASHIM_* variables
 #                        (instructions counted by callgrind at 2,000 and 8,000)
+#   fork child records   fork children of a program whose 16 threads open and close TCP sockets: a
+#                        raw TCP socket on a number free in the child gets keepalive at connect()
 #   valgrind deepbind    strict valgrind after an RTLD_DEEPBIND dlopen exits as without kashim
 # To see a test fail on another build: LIBKASHIM=/path/to/libkashim.so bash scripts/suites/22-host-safety.sh
 set -u
@@ -156,6 +158,12 @@ else
         if [ "$ratio" -le 800 ]; then pass "$what: linear"
         else fail "start-up with many KASHIM_ variables" "$what; linear is about 4, at most 8 allowed"; fi
     fi
+fi
+
+# --- 6. fork children of a threaded program: no stale record --------------------------------------
+# About 4 in 10 children of today's library inherit a stale record; 300 forks take about a second.
+if cc fork_stale -pthread -o "$bin/fork_stale_test" "$src/fork_stale_test.c"; then
+    checked "fork child records" -- "$bin/fork_stale_test" 300
 fi
 
 # --- 7. strict valgrind after an RTLD_DEEPBIND dlopen ------------------------------------------
