@@ -54,7 +54,7 @@ checked() {
     grep -E '^(PASS|FAIL|SKIP|#) ' "$work/out"
     if [ $status = 124 ]; then fail "$label" "timed out after 60 s"
     elif [ $status -gt 128 ]; then fail "$label" "killed by signal $((status - 128)); stderr: $(head -c 200 "$work/err")"
-    elif ! grep -q '^PASS ' "$work/out"; then fail "$label" "exit $status without a result; stderr: $(head -c 200 "$work/err")"
+    elif ! grep -qE '^(PASS|FAIL) ' "$work/out"; then fail "$label" "exit $status without a result; stderr: $(head -c 200 "$work/err")"
     fi
 }
 # pressure_on / pressure_off: six busy processes beside the test, so that on a machine with few
