@@ -13,6 +13,8 @@
 #                        (instructions counted by callgrind at 2,000 and 8,000)
 #   fork child records   fork children of a program whose 16 threads open and close TCP sockets: a
 #                        raw TCP socket on a number free in the child gets keepalive at connect()
+#   dlopen, environment  kashim dlopened with KASHIM_CHILDREN=0 while threads call getenv: they see
+#                        every variable set
 #   valgrind deepbind    strict valgrind after an RTLD_DEEPBIND dlopen exits as without kashim
 # To see a test fail on another build: LIBKASHIM=/path/to/libkashim.so bash scripts/suites/22-host-safety.sh
 set -u
@@ -186,4 +188,14 @@ elif cc deepbind_once -o "$bin/deepbind_once" "$src/deepbind_once.c" -ldl &&
     else
         fail "strict valgrind after an RTLD_DEEPBIND dlopen" "exit $with with kashim, $without without: $(grep -E 'still reachable:|definitely lost:|ERROR SUMMARY' "$work/vg.out" | sed 's/^==[0-9]*== *//' | tr '\n' ' ')"
     fi
+fi
+
+# --- 8. suspected defects, each where it shows from outside ----------------------------------------
+# KASHIM_CHILDREN=0 edits the environment from the constructor, safe only before any thread exists:
+# the library dlopened into a program whose threads call getenv (the variable they read comes after
+# 300 KASHIM_* variables, which the edit moves). Run without LD_PRELOAD: the program loads kashim.
+mapfile -t unknown < <(seq -f 'KASHIM_UNKNOWN_%g=1' 300)
+if cc dlopen_env -pthread -o "$bin/dlopen_env_test" "$src/dlopen_env_test.c" -ldl; then
+    checked "dlopen with KASHIM_CHILDREN=0" LD_PRELOAD= "${unknown[@]}" KASHIM_LOG=off KASHIM_CHILDREN=0 HS_PRESENT=1 \
+        -- "$bin/dlopen_env_test" "$lib"
 fi
