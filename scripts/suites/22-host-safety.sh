@@ -16,6 +16,7 @@
 #   dlopen, environment  kashim dlopened with KASHIM_CHILDREN=0 while threads call getenv: they see
 #                        every variable set
 #   valgrind deepbind    strict valgrind after an RTLD_DEEPBIND dlopen exits as without kashim
+#   dlopened kashim      loaded by dlopen, kashim finds libc's functions among its own dependencies
 # To see a test fail on another build: LIBKASHIM=/path/to/libkashim.so bash scripts/suites/22-host-safety.sh
 set -u
 # shellcheck source=scripts/lib/suite.sh
@@ -198,4 +199,10 @@ mapfile -t unknown < <(seq -f 'KASHIM_UNKNOWN_%g=1' 300)
 if cc dlopen_env -pthread -o "$bin/dlopen_env_test" "$src/dlopen_env_test.c" -ldl; then
     checked "dlopen with KASHIM_CHILDREN=0" LD_PRELOAD= "${unknown[@]}" KASHIM_LOG=off KASHIM_CHILDREN=0 HS_PRESENT=1 \
         -- "$bin/dlopen_env_test" "$lib"
+fi
+
+# kashim dlopen()ed, not preloaded: libc was loaded before it, so its next definitions come from its
+# own dependencies (as dlsym(RTLD_NEXT) from a dlopened object answers), not from a stand-in.
+if cc dlopened_real -o "$bin/dlopened_real_test" "$src/dlopened_real_test.c" -ldl; then
+    checked "dlopened kashim" LD_PRELOAD= -- "$bin/dlopened_real_test" "$lib"
 fi

@@ -105,10 +105,12 @@ fn kashim_is_global() -> u32 {
     if KNOWN.load(Ordering::Acquire) != 0 {
         return BITS.load(Ordering::Relaxed);
     }
+    let mut global = [0usize; COUNT];
+    resolve::global_definitions(&NAMES, &mut global);
     let mut bits = 0u32;
-    for (i, name) in NAMES.iter().enumerate() {
+    for (i, global) in global.into_iter().enumerate() {
         let own = hooks::own_definition(i);
-        if own != 0 && resolve::global_definition(name) == own {
+        if own != 0 && global == own {
             bits |= 1 << i;
         }
     }

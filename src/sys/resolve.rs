@@ -179,21 +179,27 @@ pub fn next_definition(name: &CStr) -> usize {
     found[0]
 }
 
-/// The program-wide definition of `name`: the first object in load order that defines it (the
-/// program, then what it preloads and links), as `dlsym(RTLD_DEFAULT)` finds it. 0 if none.
-pub fn global_definition(name: &CStr) -> usize {
-    let mut found = 0;
+/// For each of `names`, the program-wide definition: the first object in load order that defines
+/// it (the program, then what it preloads and links), as `dlsym(RTLD_DEFAULT)` finds it; 0 if none.
+/// One walk.
+pub fn global_definitions(names: &[&CStr], found: &mut [usize]) {
+    found.fill(0);
     each_object(|_, object| {
         // SAFETY: inside the walk, the object is loaded.
-        if let Some(definition) =
-            unsafe { object.dynamic() }.and_then(|d| unsafe { d.lookup(name.to_bytes()) })
-        {
-            found = function(definition);
-            return false;
+        let Some(dynamic) = (unsafe { object.dynamic() }) else {
+            return true;
+        };
+        let mut missing = 0;
+        for (name, slot) in names.iter().zip(found.iter_mut()) {
+            if *slot == 0 {
+                if let Some(definition) = unsafe { dynamic.lookup(name.to_bytes()) } {
+                    *slot = function(definition);
+                }
+                missing += usize::from(*slot == 0);
+            }
         }
-        true
+        missing > 0
     });
-    found
 }
 
 /// The objects loaded now, and how many were ever unloaded: what a later walk is compared with.
