@@ -12,10 +12,9 @@ use std::os::fd::AsRawFd;
 pub fn own() -> io::Result<Timers> {
     let read = |name: &str| -> io::Result<u32> {
         let path = format!("/proc/sys/net/ipv4/tcp_keepalive_{name}");
-        fs::read_to_string(&path)?
-            .trim()
-            .parse()
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("{path}: not a number")))
+        fs::read_to_string(&path)?.trim().parse().map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("{path}: not a number"))
+        })
     };
     Ok(Timers {
         idle_s: read("time")?,

@@ -264,8 +264,7 @@ kpid=$!
 run_dir=$own_cg/kashim-run-$kpid
 for _ in $(seq 100); do grep -q "^populated 1" "$run_dir/cgroup.events" 2>/dev/null && break; sleep 0.05; done
 run_id=$(stat -c %i "$run_dir" 2>/dev/null)
-kill -KILL "$kpid"
-wait "$kpid" 2>/dev/null
+{ kill -KILL "$kpid" && wait "$kpid"; } 2>/dev/null
 bpffs=$(awk '$9 == "bpf" { print $5; exit }' /proc/self/mountinfo)
 touch "$tmp/go-on"
 for _ in $(seq 100); do [ -s "$tmp/after-kill" ] && break; sleep 0.05; done

@@ -274,7 +274,8 @@ pub fn detach(given: &Path) -> Result<ExitCode> {
     program::check_privileges()?;
     let hierarchy = Hierarchy::find()?;
     super::run::remove_ended(&hierarchy);
-    let gone = |p: &Path| matches!(fs::symlink_metadata(p), Err(e) if e.kind() == io::ErrorKind::NotFound);
+    let gone =
+        |p: &Path| matches!(fs::symlink_metadata(p), Err(e) if e.kind() == io::ErrorKind::NotFound);
     if gone(given) && (!given.is_absolute() || gone(&hierarchy.dir_of(&given.to_string_lossy()))) {
         // A cgroup that no longer exists (a stopped service, an ended container): the kernel
         // detached kashim's program when it freed the cgroup; what may be left is the pin.

@@ -5,9 +5,9 @@
 
 use crate::error::{Error, Result};
 use aya::programs::{CgroupSockopt, SockOps};
+use aya::{Ebpf, EbpfLoader};
 use aya_obj::generated::bpf_attach_type;
 use kashim_config::keepalive::Timers;
-use aya::{Ebpf, EbpfLoader};
 use kashim_config::scope::{Net, MAX_RULES};
 use kashim_config::Config;
 use kashim_config::{Direction, Peer, Scope, Side};
@@ -223,7 +223,8 @@ pub fn load(values: Values) -> Result<Loaded> {
         .override_global(VALUES_GLOBAL, &values, true)
         .load(OBJECT)
         .map_err(|e| Error::failure(format!("cannot load kashim's eBPF program: {e}")))?;
-    let build_problem = || Error::failure("kashim's eBPF object lacks one of its programs (a build problem)");
+    let build_problem =
+        || Error::failure("kashim's eBPF object lacks one of its programs (a build problem)");
     let sock_ops: &mut SockOps = ebpf
         .program_mut(PROGRAM_NAME)
         .and_then(|p| p.try_into().ok())
@@ -265,8 +266,9 @@ impl Links {
     /// Pins both links (the sock_ops one at `pin`). If either cannot be pinned, neither is, and
     /// both are detached: nothing is left half done.
     pub fn pin(self, pin: &Path) -> Result<Pinned> {
-        let fail =
-            |e: io::Error, path: &Path| Error::failure(format!("cannot pin at {}: {e}", path.display()));
+        let fail = |e: io::Error, path: &Path| {
+            Error::failure(format!("cannot pin at {}: {e}", path.display()))
+        };
         let second = setsockopt_pin(pin);
         super::sys::pin(self.setsockopt.as_fd(), &second).map_err(|e| fail(e, &second))?;
         if let Err(e) = super::sys::pin(self.sock_ops.as_fd(), pin) {
