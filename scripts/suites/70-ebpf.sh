@@ -25,6 +25,7 @@ cleanup() {
         rmdir "$cg" 2>/dev/null
     fi
     rmdir "$cg2/kashim-suite-$$-view" 2>/dev/null
+    [ -d "$cg2/kashim-suite-$$-podman" ] && find "$cg2/kashim-suite-$$-podman" -depth -type d -exec rmdir {} + 2>/dev/null
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -397,6 +398,31 @@ rc=$?
 check "ebpf --detach of a deleted cgroup: removes its pin, exit 0 ($(cat "$tmp/out"))" \
     test $rc = 0 -a ! -e "$bpffs/kashim/cgroup-$cg_id" -a ! -e "$bpffs/kashim/cgroup-$cg_id-setsockopt"
 cg=""
+
+# --- a real container: podman (runc), attached with the README's recipe ---------------------------
+# The image is imported (podman import) from a root holding the static pair: no registry.
+if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1; then
+    skip "ebpf --cgroup on a podman container" "no podman/runc (apt-get install podman runc)"
+else
+    ctr=kashim-suite-$$
+    mkdir -p "$tmp/ctr-root" "$tmp/ctr-shared" "$tmp/ctr-out"
+    cp "$tmp/pair" "$tmp/ctr-root/pair"
+    tar -C "$tmp/ctr-root" -cf "$tmp/ctr.tar" .
+    if podman import -q "$tmp/ctr.tar" "localhost/$ctr" >/dev/null 2>"$tmp/err"; then
+        unshare -m "$here/container.sh" "$kashim" "localhost/$ctr" "$ctr" "$ctr-podman" \
+            "$tmp/ctr-shared" "$tmp/ctr-out" "${chosen[@]}"
+        podman rmi -f "localhost/$ctr" >/dev/null 2>&1
+        check "control: a podman container's connection without kashim has no keepalive" \
+            test "$(cat "$tmp/ctr-out/control" 2>/dev/null)" = "$want_default"
+        check "ebpf --cgroup \"\$(sed -n 's/^0:://p' /proc/PID/cgroup)\" on a podman (runc) container: its new connection gets the chosen keepalive" \
+            test "$(cat "$tmp/ctr-out/result" 2>/dev/null)" = "$want_chosen"
+        check "ebpf --detach of the ended container's cgroup: removes its pin ($(cat "$tmp/ctr-out/detach" 2>/dev/null))" \
+            test -s "$tmp/ctr-out/cgroup_id" -a ! -e "$bpffs/kashim/cgroup-$(cat "$tmp/ctr-out/cgroup_id" 2>/dev/null)"
+    else
+        fail "ebpf --cgroup on a podman container" "podman import failed: $(head -n 1 "$tmp/err")"
+    fi
+    find "$cg2/$ctr-podman" -depth -type d -exec rmdir {} + 2>/dev/null
+fi
 
 # --- nothing left behind -----------------------------------------------------------------------
 check "ebpf: nothing left behind (no kashim cgroup, pin or attached program of this suite)" \

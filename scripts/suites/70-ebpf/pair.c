@@ -1,7 +1,7 @@
 /* A loopback TCP client and server in one process, with no help from libc's socket wrappers
  * being hooked (built with gcc -static, so LD_PRELOAD cannot reach it). Prints the keepalive
  * options of both ends as "client|server KEEPALIVE IDLE INTVL CNT USER_TIMEOUT".
- * Usage: pair [own[=IDLE]|on|after|off]
+ * Usage: pair [own[=IDLE]|on|after|off|-] [WAIT_FILE]   WAIT_FILE: connect only once it exists
  *   own: the program turns keepalive on itself (idle 999 s, or IDLE) before connecting and on the
  *        listener (accepted sockets inherit it), as a program with its own settings does;
  *   on: SO_KEEPALIVE only, before connecting and on the listener, leaving the kernel's default
@@ -53,6 +53,13 @@ int main(int argc, char **argv)
 	int own = strncmp(mode, "own", 3) == 0, on = strcmp(mode, "on") == 0;
 	if (own && mode[3] == '=')
 		own_idle = atoi(mode + 4);
+	for (int tries = 0; argc > 2 && access(argv[2], F_OK) != 0; tries++) {
+		if (tries == 600) {
+			fprintf(stderr, "%s never appeared\n", argv[2]);
+			return 2;
+		}
+		usleep(50000);
+	}
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t len = sizeof(a);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
