@@ -325,3 +325,24 @@ pub fn remove_pin_dir_if_empty() {
         let _ = fs::remove_dir(pin_dir(&bpffs));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_names_carry_kind_and_cgroup_id() {
+        assert_eq!(pin_name(Kind::Attach, 42), "cgroup-42");
+        assert_eq!(pin_name(Kind::Run, 42), "run-42");
+        assert_eq!(parse_pin_name("cgroup-42"), Some((Kind::Attach, 42)));
+        assert_eq!(parse_pin_name("run-7"), Some((Kind::Run, 7)));
+        // The setsockopt pins go with their sock_ops pin, never on their own.
+        assert_eq!(parse_pin_name("cgroup-42-setsockopt"), None);
+        assert_eq!(parse_pin_name("run-7-setsockopt"), None);
+        assert_eq!(parse_pin_name("other"), None);
+        assert_eq!(
+            program::setsockopt_pin(Path::new("/sys/fs/bpf/kashim/cgroup-42")),
+            Path::new("/sys/fs/bpf/kashim/cgroup-42-setsockopt")
+        );
+    }
+}

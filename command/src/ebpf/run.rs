@@ -176,8 +176,9 @@ pub fn main(config: &Config, command: &[OsString], verbose: u8) -> Result<ExitCo
     install_forwarding();
     let hierarchy = Hierarchy::find()?;
     let own = hierarchy.own()?;
-    cgroup::remove_stale(&own);
+    // Pinned runs first: remove_stale would remove an ended run's cgroup but not its pins.
     remove_ended(&hierarchy);
+    cgroup::remove_stale(&own);
     let defaults = crate::kernel_defaults::own().unwrap_or(Timers::LINUX);
     let values = Values::from_config(config, defaults);
     let mut loaded = program::load(values)?;
