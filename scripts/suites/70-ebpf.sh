@@ -133,6 +133,13 @@ expect "ebpf run --force=cap: a C program turning keepalive off after connecting
 # before connecting, sshd's TCPKeepAlive) is not configured: kashim sets its timers.
 expect "ebpf run: SO_KEEPALIVE on before connecting with the default timers gets kashim's timers" \
     "$want_chosen" "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair" on
+if command -v javac >/dev/null 2>&1 && javac -d "$tmp/java" "$here/KeepAliveFirst.java" 2>"$tmp/err"; then
+    expect "ebpf run: a Java client's setKeepAlive(true) before connecting (default timers) gets kashim's timers" \
+        $'client 1 30 5 3\nserver 1 30 5 3' "$kashim" --ebpf "${chosen[@]}" -- java -cp "$tmp/java" KeepAliveFirst
+else
+    skip "ebpf run: a Java client's setKeepAlive(true) before connecting gets kashim's timers" \
+        "no javac (apt-get install openjdk-17-jdk-headless): $(head -n 1 "$tmp/err" 2>/dev/null)"
+fi
 # "The defaults" are those of the connection's network namespace: in one whose idle is 600, on
 # with 600/75/9 is not configured, while the host's defaults 7200/75/9 are a choice there.
 # shellcheck disable=SC2016 # $1..$3 are the inner shell's
@@ -343,6 +350,18 @@ rows = [r for r in json.loads(sys.argv[1]) if r["cgroup"] == sys.argv[2]]
 assert len(rows) == 1 and rows[0]["pinned"] and (rows[0]["idle_s"], rows[0]["interval_s"], rows[0]["count"]) == (50, 7, 4), rows
 assert rows[0]["user_timeout_ms"] is None and rows[0]["force"] is False, rows
 ' "$json" "$cg"
+# --cgroup judges "the defaults" by the network namespace of the cgroup's processes (a
+# container's own): here one whose default idle is 600, where on with 600/75/9 is not configured.
+# shellcheck disable=SC2016 # $1..$3 are the inner shell's
+in_cgroup "$cg" unshare -n sh -c 'ip link set lo up && echo 600 >/proc/sys/net/ipv4/tcp_keepalive_time &&
+    touch "$3.ready" && exec "$1" on "$2"' sh "$tmp/pair" "$tmp/ns-go" "$tmp/ns-go" >"$tmp/ns-out" 2>&1 &
+ns_pid=$!
+for _ in $(seq 100); do [ -e "$tmp/ns-go.ready" ] && break; sleep 0.05; done
+"$kashim" --ebpf --cgroup "$cg" "${chosen[@]}" >/dev/null
+touch "$tmp/ns-go"
+wait "$ns_pid"
+check "ebpf --cgroup: a process in a network namespace whose default idle is 600 gets kashim's timers for on with 600/75/9" \
+    test "$(cat "$tmp/ns-out")" = "$want_chosen"
 "$kashim" --ebpf --cgroup "$cg" --detach >"$tmp/out" 2>&1
 check "ebpf --detach: succeeds" grep -q "detached from $cg" "$tmp/out"
 expect "ebpf --detach: new connections in the cgroup are unchanged afterwards" "$want_default" \
