@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
-// kashim's cgroup sock_ops program: when a TCP connection of a process in the cgroup becomes
-// established (connect or accept), turn keepalive on with kashim's values, the way libkashim.so
-// does for the programs it reaches. Connections established before the program was attached are
-// never seen: sock_ops callbacks only fire on new events.
+// kashim's two cgroup programs. The sock_ops program: when a TCP connection of a process in the
+// cgroup becomes established (connect or accept), turn keepalive on with kashim's values, the way
+// libkashim.so does for the programs it reaches. The setsockopt program: under force or cap, the
+// program's own later keepalive calls on such a connection are rewritten or bounded, as the
+// library does. Connections established before the programs were attached are never seen:
+// sock_ops callbacks only fire on new events, and only connections the sock_ops program marked
+// are touched by the setsockopt program.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -15,6 +18,7 @@
 #define TCP_KEEPINTVL 5
 #define TCP_KEEPCNT 6
 #define TCP_USER_TIMEOUT 18
+#define BPF_F_NO_PREALLOC (1U << 0)
 #define AF_INET 2
 #define AF_INET6 10
 #define MAX_RULES 32 // kashim_config::scope::MAX_RULES
@@ -43,6 +47,11 @@ struct kashim_values {
 	__u32 only_given;      // KASHIM_ONLY set (even if no entry was valid: then nothing matches)
 	__u32 only_len;
 	__u32 except_len;
+	// The keepalive timers of the network namespace (net.ipv4.tcp_keepalive_*), as the loader
+	// read them: keepalive on with exactly these counts as not configured by the program.
+	__u32 default_idle_s;
+	__u32 default_interval_s;
+	__u32 default_count;
 	struct kashim_rule only[MAX_RULES];
 	struct kashim_rule except[MAX_RULES];
 };
@@ -50,7 +59,17 @@ volatile const struct kashim_values kashim_values = {
 	.idle_s = 60, .interval_s = 10, .count = 6, .user_timeout_ms = 0, .force = 0,
 	.force_cap = 0, .direction = 0,
 	.magic = 0x6b617368, // "kash"
+	.default_idle_s = 7200, .default_interval_s = 75, .default_count = 9,
 };
+
+// The connections the sock_ops program covered (in direction and scope) under force or cap:
+// the setsockopt program acts on these only.
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+} kashim_covered SEC(".maps");
 
 static __always_inline void set_int(struct bpf_sock_ops *skops, int level, int name, int value)
 {
@@ -131,6 +150,19 @@ static __always_inline void cap_int(struct bpf_sock_ops *skops, int name, int li
 		set_int(skops, IPPROTO_TCP, name, limit);
 }
 
+// Keepalive on with the namespace's default timers: nobody chose them (the one rule,
+// kashim_config::keepalive::judge). A timer that cannot be read counts as chosen.
+static __always_inline int default_timers(struct bpf_sock_ops *skops)
+{
+	int idle = 0, interval = 0, count = 0;
+	if (bpf_getsockopt(skops, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) ||
+	    bpf_getsockopt(skops, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval)) ||
+	    bpf_getsockopt(skops, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count)))
+		return 0;
+	return idle == kashim_values.default_idle_s &&
+	       interval == kashim_values.default_interval_s && count == kashim_values.default_count;
+}
+
 SEC("sockops")
 int kashim_sockops(struct bpf_sock_ops *skops)
 {
@@ -143,14 +175,17 @@ int kashim_sockops(struct bpf_sock_ops *skops)
 		return 1;
 	if (!in_scope(skops))
 		return 1;
+	if ((kashim_values.force || kashim_values.force_cap) && skops->sk)
+		bpf_sk_storage_get(&kashim_covered, skops->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!kashim_values.force) {
-		// The library's policy: a program that turned keepalive on chose its own settings.
-		// If the kernel cannot tell us (bpf_getsockopt SOL_SOCKET needs Linux 6.1), leave the
-		// connection alone rather than override a choice we cannot see.
+		// The library's policy: a program that turned keepalive on chose its own settings,
+		// unless its timers are the namespace's defaults. If the kernel cannot tell us
+		// (bpf_getsockopt SOL_SOCKET needs Linux 6.1), leave the connection alone rather than
+		// override a choice we cannot see.
 		int on = 0;
 		if (bpf_getsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0)
 			return 1;
-		if (on) {
+		if (on && !default_timers(skops)) {
 			if (kashim_values.force_cap) {
 				cap_int(skops, TCP_KEEPIDLE, kashim_values.idle_s);
 				cap_int(skops, TCP_KEEPINTVL, kashim_values.interval_s);
@@ -166,6 +201,61 @@ int kashim_sockops(struct bpf_sock_ops *skops)
 		set_int(skops, IPPROTO_TCP, TCP_USER_TIMEOUT, kashim_values.user_timeout_ms);
 	set_int(skops, SOL_SOCKET, SO_KEEPALIVE, 1);
 	// 1: let the connection proceed (sock_ops ignores it for these callbacks, but be explicit).
+	return 1;
+}
+
+static __always_inline int min_int(int a, int b)
+{
+	return a < b ? a : b;
+}
+
+// The program's own setsockopt on a connection kashim covered, after it is established (Go sets
+// idle and interval 15 s after connect). The kernel then applies the value as rewritten here:
+// --force puts kashim's values in place of the program's, --force=cap lowers the program's longer
+// idle, interval and count to kashim's. SO_KEEPALIVE off and TCP_USER_TIMEOUT stay the
+// program's under cap. A call with a short buffer reaches the kernel untouched, so its error
+// stays the kernel's.
+SEC("cgroup/setsockopt")
+int kashim_setsockopt(struct bpf_sockopt *ctx)
+{
+	if (!kashim_values.force && !kashim_values.force_cap)
+		return 1;
+	struct bpf_sock *sk = ctx->sk;
+	if (!sk)
+		return 1;
+	int level = ctx->level, name = ctx->optname;
+	int keepalive_option = (level == SOL_SOCKET && name == SO_KEEPALIVE) ||
+			       (level == IPPROTO_TCP &&
+				(name == TCP_KEEPIDLE || name == TCP_KEEPINTVL ||
+				 name == TCP_KEEPCNT || name == TCP_USER_TIMEOUT));
+	if (!keepalive_option)
+		return 1;
+	if (!bpf_sk_storage_get(&kashim_covered, sk, 0, 0))
+		return 1;
+	int *value = ctx->optval;
+	if (ctx->optlen < (int)sizeof(int) || (void *)(value + 1) > ctx->optval_end)
+		return 1;
+	int wanted = *value;
+	if (kashim_values.force) {
+		if (name == SO_KEEPALIVE && level == SOL_SOCKET)
+			wanted = 1;
+		else if (name == TCP_KEEPIDLE)
+			wanted = kashim_values.idle_s;
+		else if (name == TCP_KEEPINTVL)
+			wanted = kashim_values.interval_s;
+		else if (name == TCP_KEEPCNT)
+			wanted = kashim_values.count;
+		else if (name == TCP_USER_TIMEOUT && kashim_values.user_timeout_ms)
+			wanted = kashim_values.user_timeout_ms;
+	} else if (level == IPPROTO_TCP) {
+		if (name == TCP_KEEPIDLE)
+			wanted = min_int(wanted, kashim_values.idle_s);
+		else if (name == TCP_KEEPINTVL)
+			wanted = min_int(wanted, kashim_values.interval_s);
+		else if (name == TCP_KEEPCNT)
+			wanted = min_int(wanted, kashim_values.count);
+	}
+	*value = wanted;
 	return 1;
 }
 

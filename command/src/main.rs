@@ -12,6 +12,7 @@ mod error;
 mod help;
 mod inspect;
 mod json;
+mod kernel_defaults;
 mod library;
 mod pidfd;
 mod print_env;

@@ -24,6 +24,8 @@ cleanup() {
         while read -r p; do echo "$p" >"$cg2/cgroup.procs"; done <"$cg/cgroup.procs" 2>/dev/null
         rmdir "$cg" 2>/dev/null
     fi
+    rmdir "$cg2/kashim-suite-$$-view" 2>/dev/null
+    [ -d "$cg2/kashim-suite-$$-podman" ] && find "$cg2/kashim-suite-$$-podman" -depth -type d -exec rmdir {} + 2>/dev/null
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -50,6 +52,11 @@ elif ! command -v python3 >/dev/null 2>&1; then
     need_skip="no python3"
 elif ! command -v strace >/dev/null 2>&1; then
     need_skip="no strace (apt-get install strace)"
+elif ! command -v go >/dev/null 2>&1; then
+    need_skip="no Go compiler for the Go test program (apt-get install golang-go)"
+elif ! (cd "$here" && GOCACHE=$tmp/go-cache GOPATH=$tmp/go CGO_ENABLED=0 GOFLAGS='' \
+        go build -o "$tmp/pair-go" pair.go) 2>"$tmp/go.err"; then
+    need_skip="cannot build the Go test program: $(head -n 1 "$tmp/go.err")"
 fi
 if [ -n "$need_skip" ]; then
     skip ebpf "$need_skip"
@@ -105,6 +112,43 @@ expect "ebpf run: KASHIM_FORCE=cap lowers the program's own longer values (idle 
     $'client 1 30 5 3 0\nserver 1 30 5 3 0' env KASHIM_FORCE=cap "$kashim" --ebpf --idle 30 --interval 5 --count 3 -- "$tmp/pair" own
 expect "ebpf run: KASHIM_FORCE=cap keeps the program's own shorter values (idle 999 < 3000)" \
     $'client 1 999 5 3 0\nserver 1 999 5 3 0' env KASHIM_FORCE=cap "$kashim" --ebpf --idle 3000 --interval 5 --count 3 -- "$tmp/pair" own
+# After the connection is up: Go's net.Dial and Accept turn keepalive on with idle 15 s and
+# interval 15 s themselves (pair-go), as pair.c's "after" mode does; "off" turns it off. --force
+# and --force=cap hold against those calls (kashim's setsockopt program), as the library does.
+expect "ebpf run --force: a Go client and server, which set 15/15 after connecting, end at kashim's 33/5/4" \
+    $'client 1 33 5 4 0\nserver 1 33 5 4 0' "$kashim" --ebpf --force --idle 33 --interval 5 --count 4 -- "$tmp/pair-go"
+expect "ebpf run --force=cap: Go's own 15/15 are lowered to kashim's 10/5 (count 3)" \
+    $'client 1 10 5 3 0\nserver 1 10 5 3 0' "$kashim" --ebpf --force=cap --idle 10 --interval 5 --count 3 -- "$tmp/pair-go"
+expect "ebpf run --force=cap: Go's own 15/15 stand where kashim's are longer (idle 60, interval 20)" \
+    $'client 1 15 15 3 0\nserver 1 15 15 3 0' "$kashim" --ebpf --force=cap --idle 60 --interval 20 --count 3 -- "$tmp/pair-go"
+expect "ebpf run: without --force, Go's own 15/15 after connecting stand (count stays kashim's 3)" \
+    $'client 1 15 15 3 0\nserver 1 15 15 3 0' "$kashim" --ebpf --idle 30 --interval 5 --count 3 -- "$tmp/pair-go"
+expect "ebpf run --force: a C program's keepalive calls after connecting are replaced by kashim's values" \
+    "$want_chosen" "$kashim" --ebpf "${chosen[@]}" --force -- "$tmp/pair" after
+expect "ebpf run --force: a C program turning keepalive off after connecting leaves it on" \
+    "$want_chosen" "$kashim" --ebpf "${chosen[@]}" --force -- "$tmp/pair" off
+expect "ebpf run --force=cap: a C program turning keepalive off after connecting keeps it off" \
+    $'client 0 30 5 3 0\nserver 0 30 5 3 0' "$kashim" --ebpf --force=cap --idle 30 --interval 5 --count 3 -- "$tmp/pair" off
+# The one rule: SO_KEEPALIVE on with the namespace's default timers (Java's setKeepAlive(true)
+# before connecting, sshd's TCPKeepAlive) is not configured: kashim sets its timers.
+expect "ebpf run: SO_KEEPALIVE on before connecting with the default timers gets kashim's timers" \
+    "$want_chosen" "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair" on
+if command -v javac >/dev/null 2>&1 && javac -d "$tmp/java" "$here/KeepAliveFirst.java" 2>"$tmp/err"; then
+    expect "ebpf run: a Java client's setKeepAlive(true) before connecting (default timers) gets kashim's timers" \
+        $'client 1 30 5 3\nserver 1 30 5 3' "$kashim" --ebpf "${chosen[@]}" -- java -cp "$tmp/java" KeepAliveFirst
+else
+    skip "ebpf run: a Java client's setKeepAlive(true) before connecting gets kashim's timers" \
+        "no javac (apt-get install openjdk-17-jdk-headless): $(head -n 1 "$tmp/err" 2>/dev/null)"
+fi
+# "The defaults" are those of the connection's network namespace: in one whose idle is 600, on
+# with 600/75/9 is not configured, while the host's defaults 7200/75/9 are a choice there.
+# shellcheck disable=SC2016 # $1..$3 are the inner shell's
+netns_run='ip link set lo up && echo 600 >/proc/sys/net/ipv4/tcp_keepalive_time &&
+    "$1" --ebpf --idle 30s --interval 5s --count 3 -- "$2" "$3"'
+expect "ebpf run: in a network namespace whose default idle is 600, on with 600/75/9 gets kashim's timers" \
+    $'client 1 30 5 3 0\nserver 1 30 5 3 0' unshare -n sh -c "$netns_run" sh "$kashim" "$tmp/pair" on
+expect "control: in that namespace, a program's own 7200/75/9 (the host's defaults) stands" \
+    $'client 1 7200 75 9 0\nserver 1 7200 75 9 0' unshare -n sh -c "$netns_run" sh "$kashim" "$tmp/pair" own=7200
 expect "ebpf run: KASHIM_DIRECTION=outbound configures the connecting end only" \
     $'client 1 30 5 3 20000\nserver 0 7200 75 9 0' env KASHIM_DIRECTION=outbound "$kashim" --ebpf "${chosen[@]}" -- "$tmp/pair"
 expect "ebpf run: KASHIM_DIRECTION=inbound configures the accepted end only" \
@@ -217,6 +261,28 @@ elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "ebpf run: kashim waits for COMMAND's background descendants (${elapsed_ms} ms >= 1900)" \
     test "$elapsed_ms" -ge 1900 -a -z "$(runs_left)" -a ! -s "$tmp/err"
 
+# --- kill -9 of kashim in run mode -----------------------------------------------------------
+# COMMAND outlives kashim: its later connections still get keepalive (the programs are pinned),
+# and once it has ended the next kashim --ebpf removes the run's cgroup and pins.
+own_cg=$cg2$(sed -n 's/^0:://p' /proc/self/cgroup)
+# shellcheck disable=SC2016 # $1..$3 are the inner shell's
+"$kashim" --ebpf "${chosen[@]}" -- sh -c 'while [ ! -e "$1" ]; do sleep 0.05; done; exec python3 "$2" >"$3"' \
+    sh "$tmp/go-on" "$here/pair.py" "$tmp/after-kill" &
+kpid=$!
+run_dir=$own_cg/kashim-run-$kpid
+for _ in $(seq 100); do grep -q "^populated 1" "$run_dir/cgroup.events" 2>/dev/null && break; sleep 0.05; done
+run_id=$(stat -c %i "$run_dir" 2>/dev/null)
+{ kill -KILL "$kpid" && wait "$kpid"; } 2>/dev/null
+bpffs=$(awk '$9 == "bpf" { print $5; exit }' /proc/self/mountinfo)
+touch "$tmp/go-on"
+for _ in $(seq 100); do [ -s "$tmp/after-kill" ] && break; sleep 0.05; done
+check "ebpf run: after kill -9 of kashim, COMMAND's new connections still get the chosen keepalive" \
+    test "$(cat "$tmp/after-kill" 2>/dev/null)" = "$want_chosen"
+for _ in $(seq 100); do grep -q "^populated 0" "$run_dir/cgroup.events" 2>/dev/null && break; sleep 0.05; done
+"$kashim" --ebpf -- true
+check "ebpf run: once COMMAND has ended, the next kashim --ebpf removes the killed run's cgroup and pins" \
+    test -n "$run_id" -a ! -e "$run_dir" -a ! -e "$bpffs/kashim/run-$run_id" -a ! -e "$bpffs/kashim/run-$run_id-setsockopt"
+
 # --- errors: one line, exit 1, nothing attached ------------------------------------------------
 # one_line_error NAME CMD...: exit 1 and exactly one line on stderr, nothing on stdout.
 one_line_error() {
@@ -284,6 +350,18 @@ rows = [r for r in json.loads(sys.argv[1]) if r["cgroup"] == sys.argv[2]]
 assert len(rows) == 1 and rows[0]["pinned"] and (rows[0]["idle_s"], rows[0]["interval_s"], rows[0]["count"]) == (50, 7, 4), rows
 assert rows[0]["user_timeout_ms"] is None and rows[0]["force"] is False, rows
 ' "$json" "$cg"
+# --cgroup judges "the defaults" by the network namespace of the cgroup's processes (a
+# container's own): here one whose default idle is 600, where on with 600/75/9 is not configured.
+# shellcheck disable=SC2016 # $1..$3 are the inner shell's
+in_cgroup "$cg" unshare -n sh -c 'ip link set lo up && echo 600 >/proc/sys/net/ipv4/tcp_keepalive_time &&
+    touch "$3.ready" && exec "$1" on "$2"' sh "$tmp/pair" "$tmp/ns-go" "$tmp/ns-go" >"$tmp/ns-out" 2>&1 &
+ns_pid=$!
+for _ in $(seq 100); do [ -e "$tmp/ns-go.ready" ] && break; sleep 0.05; done
+"$kashim" --ebpf --cgroup "$cg" "${chosen[@]}" >/dev/null
+touch "$tmp/ns-go"
+wait "$ns_pid"
+check "ebpf --cgroup: a process in a network namespace whose default idle is 600 gets kashim's timers for on with 600/75/9" \
+    test "$(cat "$tmp/ns-out")" = "$want_chosen"
 "$kashim" --ebpf --cgroup "$cg" --detach >"$tmp/out" 2>&1
 check "ebpf --detach: succeeds" grep -q "detached from $cg" "$tmp/out"
 expect "ebpf --detach: new connections in the cgroup are unchanged afterwards" "$want_default" \
@@ -298,13 +376,75 @@ check "ebpf --detach: a second detach says there is nothing to detach, exit 0" \
 expect "ebpf run inside a cgroup with a forced kashim program: starts, the forced values win" \
     $'client 1 100 10 6 0\nserver 1 100 10 6 0' in_cgroup "$cg" "$kashim" --ebpf --idle 30s -- "$tmp/pair"
 "$kashim" --ebpf --cgroup "$cg" --detach >/dev/null
+# --status from a mount namespace that shows only part of the cgroup tree but shares bpffs (a
+# privileged tool container): the pin of a cgroup it cannot see stays, and still acts.
+view=$cg2/kashim-suite-$$-view
+mkdir "$view"
+"$kashim" --ebpf --cgroup "$cg" "${chosen[@]}" >/dev/null
+# shellcheck disable=SC2016 # $1..$3 are the inner shell's
+unshare -m sh -c 'mount --bind "$1" "$2" && exec "$3" --ebpf --status' sh "$view" "$cg2" "$kashim" \
+    >"$tmp/out" 2>"$tmp/err"
+rmdir "$view"
+check "ebpf --status in a partial cgroup view: says the pin's cgroup is not visible and keeps it" \
+    grep -q "cgroup-$cg_id acts on cgroup id $cg_id, which is not visible from here (kept)" "$tmp/err"
+expect "ebpf --status in a partial cgroup view: the cgroup's new connections still get keepalive" \
+    "$want_chosen" in_cgroup "$cg" "$tmp/pair"
 # A cgroup deleted with the program still pinned (a systemd service that stopped without the
-# ExecStopPost): the next --status removes the dead pin.
-"$kashim" --ebpf --cgroup "$cg" >/dev/null
+# ExecStopPost): once the kernel has freed it (and detached the program), --status removes the
+# dead pin and says so; --detach of the deleted cgroup does the same, exit 0.
+# gone_pin_removed CMD...: runs CMD until the pin of cgroup $cg_id is gone (3 s at most; the
+# kernel frees a removed cgroup from a worker).
+gone_pin_removed() {
+    local _
+    for _ in $(seq 30); do
+        "$@" >"$tmp/out" 2>"$tmp/err" || return 1
+        [ -e "$bpffs/kashim/cgroup-$cg_id" ] || return 0
+        sleep 0.1
+    done
+    return 1
+}
 rmdir "$cg" && cg=""
-"$kashim" --ebpf --status >/dev/null
-bpffs=$(awk '$9 == "bpf" { print $5; exit }' /proc/self/mountinfo)
-check "ebpf --status: removes the pin of a deleted cgroup" test ! -e "$bpffs/kashim/cgroup-$cg_id"
+gone_pin_removed "$kashim" --ebpf --status
+check "ebpf --status: removes the pin of a deleted cgroup once the kernel freed it, and says so" \
+    grep -q "removed the pin .*cgroup-$cg_id: the kernel reports its cgroup (id $cg_id) gone" "$tmp/err"
+cg=$cg2/kashim-suite-$$
+mkdir "$cg"
+cg_id=$(stat -c %i "$cg")
+"$kashim" --ebpf --cgroup "$cg" >/dev/null
+rmdir "$cg"
+gone_pin_removed "$kashim" --ebpf --cgroup "$cg" --detach
+rc=$?
+check "ebpf --detach of a deleted cgroup: removes its pin, exit 0 ($(cat "$tmp/out"))" \
+    test $rc = 0 -a ! -e "$bpffs/kashim/cgroup-$cg_id" -a ! -e "$bpffs/kashim/cgroup-$cg_id-setsockopt"
+cg=""
+
+# --- a real container: podman (runc), attached with the README's recipe ---------------------------
+# The image is imported (podman import) from a root holding the static pair: no registry.
+if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1; then
+    skip "ebpf --cgroup on a podman container" "no podman/runc (apt-get install podman runc)"
+else
+    ctr=kashim-suite-$$
+    mkdir -p "$tmp/ctr-root" "$tmp/ctr-shared" "$tmp/ctr-out"
+    cp "$tmp/pair" "$tmp/ctr-root/pair"
+    tar -C "$tmp/ctr-root" -cf "$tmp/ctr.tar" .
+    if podman import -q "$tmp/ctr.tar" "localhost/$ctr" >/dev/null 2>"$tmp/err"; then
+        unshare -m "$here/container.sh" "$kashim" "localhost/$ctr" "$ctr" "$ctr-podman" \
+            "$tmp/ctr-shared" "$tmp/ctr-out" "${chosen[@]}"
+        podman rmi -f "localhost/$ctr" >/dev/null 2>&1
+        check "control: a podman container's connection without kashim has no keepalive" \
+            test "$(cat "$tmp/ctr-out/control" 2>/dev/null)" = "$want_default"
+        check "ebpf --cgroup \"\$(sed -n 's/^0:://p' /proc/PID/cgroup)\" on a podman (runc) container: its new connection gets the chosen keepalive" \
+            test "$(cat "$tmp/ctr-out/result" 2>/dev/null)" = "$want_chosen"
+        ctr_id=$(cat "$tmp/ctr-out/cgroup_id" 2>/dev/null)
+        # shellcheck disable=SC2016 # $1..$3 are the inner shell's
+        check "ebpf --detach of the ended container's cgroup: removes its pin ($(cat "$tmp/ctr-out/detach" 2>/dev/null))" \
+            sh -c 'grep -q "$1" "$2" && [ ! -e "$3" ]' sh "removed the pin .*/cgroup-$ctr_id: " \
+            "$tmp/ctr-out/detach" "$bpffs/kashim/cgroup-$ctr_id"
+    else
+        fail "ebpf --cgroup on a podman container" "podman import failed: $(head -n 1 "$tmp/err")"
+    fi
+    find "$cg2/$ctr-podman" -depth -type d -exec rmdir {} + 2>/dev/null
+fi
 
 # --- nothing left behind -----------------------------------------------------------------------
 check "ebpf: nothing left behind (no kashim cgroup, pin or attached program of this suite)" \

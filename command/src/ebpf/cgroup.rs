@@ -77,9 +77,17 @@ impl Hierarchy {
     pub fn find() -> Result<Hierarchy> {
         let text = fs::read_to_string("/proc/self/mountinfo")
             .map_err(|e| Error::failure(format!("cannot read /proc/self/mountinfo: {e}")))?;
-        parse_mountinfo(&text)
+        // A mount hidden by a later one over it or above it (a cgroup2 bind-mounted over
+        // /sys/fs/cgroup, hiding /sys/fs/cgroup/unified) is listed but not reachable: the first
+        // one whose mount point really is cgroup v2 now.
+        let cgroup2: Vec<Mount> = parse_mountinfo(&text)
             .into_iter()
-            .find(|m| m.fs_type == "cgroup2")
+            .filter(|m| m.fs_type == "cgroup2")
+            .collect();
+        let reachable = cgroup2.iter().position(|m| is_cgroup2_dir(&m.mount_point));
+        cgroup2
+            .into_iter()
+            .nth(reachable.unwrap_or(0))
             .map(|mount| Hierarchy { mount })
             .ok_or_else(|| {
                 Error::failure(

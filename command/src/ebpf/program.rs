@@ -1,20 +1,24 @@
-//! kashim's sock_ops program (bpf/keepalive.bpf.c, compiled by build.rs and embedded): its
-//! values, loading it with them, attaching it to a cgroup, and the probe that shows the running
-//! kernel really applies them.
+//! kashim's programs (bpf/keepalive.bpf.c, compiled by build.rs and embedded): the sock_ops
+//! program that configures connections as they are established and the setsockopt program that
+//! holds --force/--force=cap against the program's later calls. Their values, loading them with
+//! those, attaching both to a cgroup, and the probe that shows the running kernel applies them.
 
 use crate::error::{Error, Result};
-use aya::programs::{CgroupAttachMode, SockOps};
+use aya::programs::{CgroupSockopt, SockOps};
 use aya::{Ebpf, EbpfLoader};
+use aya_obj::generated::bpf_attach_type;
+use kashim_config::keepalive::Timers;
 use kashim_config::scope::{Net, MAX_RULES};
 use kashim_config::Config;
 use kashim_config::{Direction, Peer, Scope, Side};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
-use std::path::Path;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 /// The program as the kernel names it (BPF names are cut at 15 bytes).
 pub const PROGRAM_NAME: &str = "kashim_sockops";
+const SETSOCKOPT_NAME: &str = "kashim_setsockopt";
 const VALUES_GLOBAL: &str = "kashim_values";
 const MAGIC: u32 = 0x6b61_7368;
 
@@ -38,6 +42,10 @@ pub struct Values {
     pub only_given: u32,
     pub only_len: u32,
     pub except_len: u32,
+    /// The namespace's net.ipv4.tcp_keepalive_*: keepalive on with these is not configured.
+    pub default_idle_s: u32,
+    pub default_interval_s: u32,
+    pub default_count: u32,
     pub only: [Rule; MAX_RULES],
     pub except: [Rule; MAX_RULES],
 }
@@ -95,7 +103,8 @@ fn rules_of(list: &kashim_config::scope::RuleList) -> ([Rule; MAX_RULES], u32) {
 unsafe impl aya::Pod for Values {}
 
 impl Values {
-    pub fn from_config(c: &Config) -> Values {
+    /// `defaults`: the keepalive timers of the network namespace the connections are in.
+    pub fn from_config(c: &Config, defaults: Timers) -> Values {
         let (only, only_len) = rules_of(&c.scope.only);
         let (except, except_len) = rules_of(&c.scope.except);
         Values {
@@ -114,6 +123,9 @@ impl Values {
             only_given: u32::from(c.scope.only.given()),
             only_len,
             except_len,
+            default_idle_s: defaults.idle_s,
+            default_interval_s: defaults.interval_s,
+            default_count: defaults.count,
             only,
             except,
         }
@@ -211,19 +223,78 @@ pub fn load(values: Values) -> Result<Loaded> {
         .override_global(VALUES_GLOBAL, &values, true)
         .load(OBJECT)
         .map_err(|e| Error::failure(format!("cannot load kashim's eBPF program: {e}")))?;
-    let prog: &mut SockOps = ebpf
+    let build_problem =
+        || Error::failure("kashim's eBPF object lacks one of its programs (a build problem)");
+    let sock_ops: &mut SockOps = ebpf
         .program_mut(PROGRAM_NAME)
         .and_then(|p| p.try_into().ok())
-        .ok_or_else(|| {
-            Error::failure("kashim's eBPF object has no sock_ops program (a build problem)")
-        })?;
-    prog.load().map_err(|e| {
+        .ok_or_else(build_problem)?;
+    sock_ops.load().map_err(|e| {
         Error::failure(format!(
             "this kernel refused kashim's sock_ops program ({}); kashim --ebpf needs a kernel with BPF_PROG_TYPE_SOCK_OPS (CONFIG_BPF_SYSCALL, CONFIG_CGROUP_BPF)",
             root_cause(&e)
         ))
     })?;
+    let setsockopt: &mut CgroupSockopt = ebpf
+        .program_mut(SETSOCKOPT_NAME)
+        .and_then(|p| p.try_into().ok())
+        .ok_or_else(build_problem)?;
+    setsockopt.load().map_err(|e| {
+        Error::failure(format!(
+            "this kernel refused kashim's cgroup setsockopt program ({}); kashim --ebpf needs Linux 6.1 or later",
+            root_cause(&e)
+        ))
+    })?;
     Ok(Loaded { ebpf, values })
+}
+
+/// The two attachments of kashim's programs to one cgroup (BPF link descriptors). Dropping them
+/// detaches both.
+pub struct Links {
+    sock_ops: OwnedFd,
+    setsockopt: OwnedFd,
+}
+
+/// Where the setsockopt link of an attachment pinned at `pin` is pinned.
+pub fn setsockopt_pin(pin: &Path) -> PathBuf {
+    let mut name = pin.as_os_str().to_owned();
+    name.push("-setsockopt");
+    name.into()
+}
+
+impl Links {
+    /// Pins both links (the sock_ops one at `pin`). If either cannot be pinned, neither is, and
+    /// both are detached: nothing is left half done.
+    pub fn pin(self, pin: &Path) -> Result<Pinned> {
+        let fail = |e: io::Error, path: &Path| {
+            Error::failure(format!("cannot pin at {}: {e}", path.display()))
+        };
+        let second = setsockopt_pin(pin);
+        super::sys::pin(self.setsockopt.as_fd(), &second).map_err(|e| fail(e, &second))?;
+        if let Err(e) = super::sys::pin(self.sock_ops.as_fd(), pin) {
+            let _ = std::fs::remove_file(&second);
+            return Err(fail(e, pin));
+        }
+        Ok(Pinned {
+            links: self,
+            path: pin.to_path_buf(),
+        })
+    }
+}
+
+/// Both links, pinned: they stay attached after kashim exits (or is killed).
+pub struct Pinned {
+    links: Links,
+    path: PathBuf,
+}
+
+impl Pinned {
+    /// Removes both pins; the links are detached when the returned value is dropped.
+    pub fn unpin(self) -> io::Result<Links> {
+        std::fs::remove_file(setsockopt_pin(&self.path))?;
+        std::fs::remove_file(&self.path)?;
+        Ok(self.links)
+    }
 }
 
 /// aya's errors nest the system call's error; the user needs the innermost one.
@@ -238,40 +309,56 @@ fn root_cause(e: &dyn std::error::Error) -> String {
 }
 
 impl Loaded {
-    fn prog(&mut self) -> &mut SockOps {
-        self.ebpf
-            .program_mut(PROGRAM_NAME)
+    /// The programs' descriptors (sock_ops, setsockopt), for replacing those of pinned links.
+    pub fn program_fds(&self) -> Result<(BorrowedFd<'_>, BorrowedFd<'_>)> {
+        let no_fd = |e: aya::programs::ProgramError| {
+            Error::failure(format!("kashim's eBPF program has no fd: {e}"))
+        };
+        let ebpf = &self.ebpf;
+        let sock_ops: &SockOps = ebpf
+            .program(PROGRAM_NAME)
             .and_then(|p| p.try_into().ok())
-            .expect("loaded above")
+            .expect("loaded above");
+        let setsockopt: &CgroupSockopt = ebpf
+            .program(SETSOCKOPT_NAME)
+            .and_then(|p| p.try_into().ok())
+            .expect("loaded above");
+        Ok((
+            sock_ops.fd().map_err(no_fd)?.as_fd(),
+            setsockopt.fd().map_err(no_fd)?.as_fd(),
+        ))
     }
 
-    pub fn program_fd(&mut self) -> Result<BorrowedFd<'_>> {
-        self.prog()
-            .fd()
-            .map(|fd| fd.as_fd())
-            .map_err(|e| Error::failure(format!("kashim's eBPF program has no fd: {e}")))
-    }
-
-    /// Attaches to the cgroup, alongside any other sock_ops programs already there: a BPF link
-    /// is always attached in "allow multiple" mode (and takes no flags, so the mode given here
-    /// must be the default). The link lives as long as the returned value (or its pin).
-    pub fn attach(&mut self, cgroup_dir: &Path) -> Result<aya::programs::links::FdLink> {
+    /// Attaches both programs to the cgroup, alongside any other programs already there (a BPF
+    /// link is always attached in "allow multiple" mode). The links live as long as the returned
+    /// value (or their pins).
+    pub fn attach(&mut self, cgroup_dir: &Path) -> Result<Links> {
         let dir = File::open(cgroup_dir).map_err(|e| {
             Error::failure(format!("cannot open cgroup {}: {e}", cgroup_dir.display()))
         })?;
-        let prog = self.prog();
-        let attached = prog
-            .attach(&dir, CgroupAttachMode::Single)
-            .and_then(|id| prog.take_link(id));
-        let link = attached.map_err(|e| {
+        let failed = |e: io::Error| {
+            let hint = match e.raw_os_error() {
+                Some(libc::EINVAL) => " (BPF links need Linux 5.7 or later)",
+                _ => "",
+            };
             Error::failure(format!(
-                "cannot attach kashim's eBPF program to {}: {}",
-                cgroup_dir.display(),
-                root_cause(&e)
+                "cannot attach kashim's eBPF program to {}: {e}{hint}",
+                cgroup_dir.display()
             ))
-        })?;
-        link.try_into().map_err(|_| {
-            Error::failure("this kernel has no BPF links (Linux 5.7+); kashim --ebpf needs them")
+        };
+        let (sock_ops, setsockopt) = self.program_fds()?;
+        let sock_ops =
+            super::sys::link_create(sock_ops, dir.as_fd(), bpf_attach_type::BPF_CGROUP_SOCK_OPS)
+                .map_err(failed)?;
+        let setsockopt = super::sys::link_create(
+            setsockopt,
+            dir.as_fd(),
+            bpf_attach_type::BPF_CGROUP_SETSOCKOPT,
+        )
+        .map_err(failed)?;
+        Ok(Links {
+            sock_ops,
+            setsockopt,
         })
     }
 }
@@ -459,8 +546,12 @@ mod tests {
             user_timeout_ms: Some(20_000),
             ..Config::default()
         };
-        let v = Values::from_config(&c);
+        let v = Values::from_config(&c, Timers::LINUX);
         assert!(v.is_kashims());
+        assert_eq!(
+            (v.default_idle_s, v.default_interval_s, v.default_count),
+            (7200, 75, 9)
+        );
         assert_eq!(
             v.describe(),
             "idle 30s, interval 5s, count 3, user timeout 20s"
@@ -469,12 +560,12 @@ mod tests {
         c.scope.direction = Direction::Outbound;
         c.user_timeout_ms = Some(1500);
         assert_eq!(
-            Values::from_config(&c).describe(),
+            Values::from_config(&c, Timers::LINUX).describe(),
             "idle 30s, interval 5s, count 3, user timeout 1500ms, force cap, outbound only"
         );
         // FORCE=1 wins over cap, as in the library.
         c.force = true;
-        let v = Values::from_config(&c);
+        let v = Values::from_config(&c, Timers::LINUX);
         assert_eq!((v.force, v.force_cap), (1, 0));
     }
 }

@@ -1,18 +1,26 @@
 //! `kashim --ebpf [options] -- COMMAND`: COMMAND runs in a new child cgroup of kashim's own
-//! cgroup (kashim-run-PID) with kashim's program attached. kashim stays as COMMAND's parent:
+//! cgroup (kashim-run-PID) with kashim's programs attached. kashim stays as COMMAND's parent:
 //! it forwards INT, TERM, HUP and QUIT, waits until COMMAND and every descendant have left the
-//! cgroup, then detaches the program and removes the cgroup, and exits with COMMAND's status.
+//! cgroup, then detaches the programs and removes the cgroup, and exits with COMMAND's status.
+//!
+//! The links are pinned (<bpffs>/kashim/run-<cgroup id>) and kashim holds a lock on the cgroup
+//! directory while it runs, so `kill -9` of kashim leaves COMMAND covered: its later connections
+//! still get keepalive. The next `kashim --ebpf` (any mode but --status) finds the run's lock free
+//! and, once the cgroup is empty, removes the pins and the cgroup (`remove_ended`).
 
 use super::cgroup::{self, Hierarchy};
+use super::pin::{self, Kind};
 use super::program::{self, Values};
 use crate::error::{Error, Result, EXIT_CANNOT_RUN};
+use kashim_config::keepalive::Timers;
 use kashim_config::Config;
+use std::collections::HashMap;
 use std::ffi::OsString;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -66,16 +74,96 @@ fn install_forwarding() {
     }
 }
 
-/// The run's cgroup; removed when dropped (after its program, so the order is right even on
-/// an early error).
+/// The run's cgroup, locked (flock) while kashim runs; removed when dropped (after its
+/// programs, so the order is right even on an early error).
 struct RunCgroup {
-    dir: std::path::PathBuf,
+    dir: PathBuf,
+    _lock: File,
 }
 
 impl Drop for RunCgroup {
     fn drop(&mut self) {
         if let Err(e) = cgroup::remove(&self.dir) {
             eprintln!("kashim: cannot remove cgroup {}: {e}", self.dir.display());
+        }
+    }
+}
+
+/// Takes the lock on a cgroup directory without waiting; None while another process holds it.
+fn lock(dir: &Path) -> Option<File> {
+    let file = File::open(dir).ok()?;
+    // SAFETY: flock on a descriptor we own.
+    (unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0).then_some(file)
+}
+
+/// The run's programs: pinned, so they outlive a killed kashim; held by kashim alone where no
+/// bpffs can be had.
+enum Held {
+    Pinned(program::Pinned),
+    Unpinned { _links: program::Links },
+}
+
+impl Held {
+    fn new(links: program::Links, cgroup_id: u64, verbose: u8) -> Result<Held> {
+        let dir = match pin::bpffs() {
+            Ok(bpffs) => pin::pin_dir(&bpffs),
+            Err(e) => {
+                if verbose > 0 {
+                    eprintln!("kashim: {e}; the programs stay attached only while kashim runs");
+                }
+                return Ok(Held::Unpinned { _links: links });
+            }
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::failure(format!("cannot create {}: {e}", dir.display())))?;
+        let pinned = links.pin(&dir.join(pin::pin_name(Kind::Run, cgroup_id)))?;
+        Ok(Held::Pinned(pinned))
+    }
+
+    /// Detaches the programs and removes their pins.
+    fn release(self) {
+        if let Held::Pinned(pinned) = self {
+            if let Err(e) = pinned.unpin() {
+                eprintln!("kashim: cannot remove the pins of the run's programs: {e}");
+            }
+            pin::remove_pin_dir_if_empty();
+        }
+    }
+}
+
+/// Removes what `kashim --ebpf -- COMMAND` runs whose kashim was killed left behind, once their
+/// COMMAND and its descendants have ended: the pinned programs and the cgroup. A run whose
+/// kashim is alive holds its cgroup's lock; a run whose cgroup is not visible from here is left
+/// alone unless the kernel reports its programs detached (the cgroup was freed).
+pub fn remove_ended(hierarchy: &Hierarchy) {
+    let runs: Vec<pin::Pin> = pin::pins()
+        .into_iter()
+        .filter(|p| p.kind == Kind::Run)
+        .collect();
+    if runs.is_empty() {
+        return;
+    }
+    let dirs: HashMap<u64, PathBuf> = cgroup::walk(&hierarchy.mount.mount_point)
+        .into_iter()
+        .filter_map(|dir| Some((cgroup::id(&dir).ok()?, dir)))
+        .collect();
+    for run in runs {
+        let ended = match dirs.get(&run.cgroup_id) {
+            Some(dir) => match lock(dir) {
+                Some(_lock) if !cgroup::populated(dir) => {
+                    let removed = run.remove();
+                    removed.and_then(|()| cgroup::remove(dir))
+                }
+                _ => continue,
+            },
+            None if run.detached() => run.remove(),
+            None => continue,
+        };
+        if let Err(e) = ended {
+            eprintln!(
+                "kashim: cannot remove what an ended kashim --ebpf run left ({}): {e}",
+                run.path.display()
+            );
         }
     }
 }
@@ -88,14 +176,29 @@ pub fn main(config: &Config, command: &[OsString], verbose: u8) -> Result<ExitCo
     install_forwarding();
     let hierarchy = Hierarchy::find()?;
     let own = hierarchy.own()?;
+    // Pinned runs first: remove_stale would remove an ended run's cgroup but not its pins.
+    remove_ended(&hierarchy);
     cgroup::remove_stale(&own);
-    let values = Values::from_config(config);
+    let defaults = crate::kernel_defaults::own().unwrap_or(Timers::LINUX);
+    let values = Values::from_config(config, defaults);
     let mut loaded = program::load(values)?;
-    let run_cgroup = RunCgroup {
-        dir: cgroup::create_own(&own, "run")?,
+    let dir = cgroup::create_own(&own, "run")?;
+    let Some(lock) = lock(&dir) else {
+        let _ = cgroup::remove(&dir);
+        return Err(Error::failure(format!(
+            "cannot lock cgroup {}",
+            dir.display()
+        )));
     };
-    let link = loaded.attach(&run_cgroup.dir)?;
-    program::probe(&run_cgroup.dir, &values, &config.scope)?;
+    let run_cgroup = RunCgroup { dir, _lock: lock };
+    let id = cgroup::id(&run_cgroup.dir)
+        .map_err(|e| Error::failure(format!("cannot stat {}: {e}", run_cgroup.dir.display())))?;
+    let links = loaded.attach(&run_cgroup.dir)?;
+    let held = Held::new(links, id, verbose)?;
+    if let Err(e) = program::probe(&run_cgroup.dir, &values, &config.scope) {
+        held.release();
+        return Err(e);
+    }
     if verbose > 0 {
         eprintln!(
             "kashim: keepalive for COMMAND's TCP connections ({}) via eBPF in cgroup {}",
@@ -107,10 +210,16 @@ pub fn main(config: &Config, command: &[OsString], verbose: u8) -> Result<ExitCo
     let status = match first_pending() {
         // Interrupted while setting up: COMMAND never starts; kashim ends by that signal.
         Some(sig) => sig,
-        None => spawn_and_wait(&path, command, &run_cgroup.dir)?,
+        None => match spawn_and_wait(&path, command, &run_cgroup.dir) {
+            Ok(status) => status,
+            Err(e) => {
+                held.release();
+                return Err(e);
+            }
+        },
     };
     wait_until_empty(&run_cgroup.dir);
-    drop(link);
+    held.release();
     drop(loaded);
     drop(run_cgroup);
     Ok(pass_through(status))

@@ -3,14 +3,14 @@
 //! programs, kashim's are recognised by name, and their values read back from their .rodata.
 
 use super::cgroup::{self, Hierarchy};
-use super::pin;
+use super::pin::{self, Kind};
 use super::program::{self, Values, PROGRAM_NAME};
 use super::sys;
 use crate::error::Result;
 use aya::maps::{Array, Map, MapData};
 use aya::programs::{loaded_programs, ProgramInfo};
 use std::collections::{HashMap, HashSet};
-use std::fs::{self, File};
+use std::fs::File;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,7 +42,12 @@ pub fn collect(hierarchy: &Hierarchy) -> Vec<Entry> {
         .filter(|p| p.name_as_str() == Some(PROGRAM_NAME))
         .map(|p| (p.id(), p))
         .collect();
-    let pins = find_pins();
+    let pins = pin::pins();
+    let attached: HashSet<u64> = pins
+        .iter()
+        .filter(|p| p.kind == Kind::Attach)
+        .map(|p| p.cgroup_id)
+        .collect();
     let mut seen_ids = HashSet::new();
     let mut entries = Vec::new();
     for dir in cgroup::walk(&hierarchy.mount.mount_point) {
@@ -57,34 +62,34 @@ pub fn collect(hierarchy: &Hierarchy) -> Vec<Entry> {
                 entries.push(Entry {
                     cgroup: dir.clone(),
                     program_id,
-                    pinned: pins.contains_key(&id),
+                    pinned: attached.contains(&id),
                     values: values_of(info),
                 });
             }
         }
     }
-    // A pin whose cgroup was deleted holds a dead attachment (and the deleted cgroup's memory):
-    // remove it, so nothing kashim made outlives its cgroup.
-    for (id, path) in pins {
-        if !seen_ids.contains(&id) {
-            let _ = fs::remove_file(path);
+    // A pin whose link the kernel reports detached (its cgroup was removed and freed) holds
+    // nothing: it is removed, and said so. A pin whose cgroup is just not in this view (a mount
+    // namespace showing part of the cgroup tree) still acts there: it is kept.
+    for p in pins.iter().filter(|p| !seen_ids.contains(&p.cgroup_id)) {
+        if p.detached() {
+            match p.remove() {
+                Ok(()) => eprintln!(
+                    "kashim: removed the pin {}: the kernel reports its cgroup (id {}) gone and the program detached",
+                    p.path.display(),
+                    p.cgroup_id
+                ),
+                Err(e) => eprintln!("kashim: cannot remove the pin {}: {e}", p.path.display()),
+            }
+        } else {
+            eprintln!(
+                "kashim: {} acts on cgroup id {}, which is not visible from here (kept)",
+                p.path.display(),
+                p.cgroup_id
+            );
         }
     }
-    pin::remove_pin_dir_if_empty();
     entries
-}
-
-fn find_pins() -> HashMap<u64, PathBuf> {
-    let Some(bpffs) = pin::find_bpffs() else {
-        return HashMap::new();
-    };
-    let Ok(entries) = fs::read_dir(pin::pin_dir(&bpffs)) else {
-        return HashMap::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| Some((pin::pinned_id(&e.file_name().to_string_lossy())?, e.path())))
-        .collect()
 }
 
 fn values_of(info: &ProgramInfo) -> Option<Values> {
@@ -191,7 +196,10 @@ mod tests {
     use super::*;
 
     fn entry(cgroup: &str, pinned: bool, user_timeout_ms: u32) -> Entry {
-        let mut values = Values::from_config(&kashim_config::Config::default());
+        let mut values = Values::from_config(
+            &kashim_config::Config::default(),
+            kashim_config::keepalive::Timers::LINUX,
+        );
         values.user_timeout_ms = user_timeout_ms;
         Entry {
             cgroup: cgroup.into(),
