@@ -15,6 +15,8 @@
 #                        raw TCP socket on a number free in the child gets keepalive at connect()
 #   dlopen, environment  kashim dlopened with KASHIM_CHILDREN=0 while threads call getenv: they see
 #                        every variable set
+#   vfork in handlers    vfork from a fork prepare handler, from a signal handler inside one, and from
+#                        a signal handler that interrupts pthread_atfork: no deadlock
 #   valgrind deepbind    strict valgrind after an RTLD_DEEPBIND dlopen exits as without kashim
 # To see a test fail on another build: LIBKASHIM=/path/to/libkashim.so bash scripts/suites/22-host-safety.sh
 set -u
@@ -198,4 +200,12 @@ mapfile -t unknown < <(seq -f 'KASHIM_UNKNOWN_%g=1' 300)
 if cc dlopen_env -pthread -o "$bin/dlopen_env_test" "$src/dlopen_env_test.c" -ldl; then
     checked "dlopen with KASHIM_CHILDREN=0" LD_PRELOAD= "${unknown[@]}" KASHIM_LOG=off KASHIM_CHILDREN=0 HS_PRESENT=1 \
         -- "$bin/dlopen_env_test" "$lib"
+fi
+
+# The first vfork registers a fork handler: from a signal handler that interrupts pthread_atfork
+# (which holds glibc's handler lock), that must not deadlock; nor from a fork prepare handler.
+if cc vfork_atfork -pthread -o "$bin/vfork_atfork_test" "$src/vfork_atfork_test.c"; then
+    checked "vfork in a fork prepare handler" -- "$bin/vfork_atfork_test" atfork
+    checked "vfork in a signal handler in a fork prepare handler" -- "$bin/vfork_atfork_test" signal
+    checked "vfork in a signal handler interrupting pthread_atfork" -- "$bin/vfork_atfork_test" register 20
 fi
