@@ -17,6 +17,7 @@
 #                        every variable set
 #   vfork in handlers    vfork from a fork prepare handler, from a signal handler inside one, and from
 #                        a signal handler that interrupts pthread_atfork: no deadlock
+#   1100 objects         an RTLD_DEEPBIND load among more than 1024 objects changes only its own GOT
 #   valgrind deepbind    strict valgrind after an RTLD_DEEPBIND dlopen exits as without kashim
 # To see a test fail on another build: LIBKASHIM=/path/to/libkashim.so bash scripts/suites/22-host-safety.sh
 set -u
@@ -208,4 +209,13 @@ if cc vfork_atfork -pthread -o "$bin/vfork_atfork_test" "$src/vfork_atfork_test.
     checked "vfork in a fork prepare handler" -- "$bin/vfork_atfork_test" atfork
     checked "vfork in a signal handler in a fork prepare handler" -- "$bin/vfork_atfork_test" signal
     checked "vfork in a signal handler interrupting pthread_atfork" -- "$bin/vfork_atfork_test" register 20
+fi
+
+# More than 1024 loaded objects: an RTLD_DEEPBIND load must still change only the GOT of what it
+# loaded (an earlier object bound to libc's socket by libc's own dlopen keeps that binding).
+if cc many_objects -o "$bin/many_objects_test" "$src/many_objects_test.c" -ldl &&
+    cc many_objects -shared -fPIC -o "$bin/libhs_early.so" "$src/hs_slot_lib.c" &&
+    cc many_objects -shared -fPIC -o "$bin/libhs_late.so" "$src/hs_slot_lib.c" &&
+    cc many_objects -shared -fPIC -o "$bin/libhs_filler.so" -x c - <<<'int hs_filler(void) { return 1; }'; then
+    checked "RTLD_DEEPBIND among 1100 objects" -- "$bin/many_objects_test" "$bin" 1100
 fi
