@@ -103,7 +103,7 @@ if cc plugin -shared -fPIC -Wl,-z,now -o "$bin/libhs_plugin0.so" "$src/hs_plugin
     for i in 1 2 3 4 5 6 7; do cp "$bin/libhs_plugin0.so" "$bin/libhs_plugin$i.so" || plugins_ok=0; done
 fi
 if [ $plugins_ok = 1 ] && cc deepbind_race -pthread -o "$bin/deepbind_race" "$src/deepbind_race.c" -ldl; then
-    checked "deepbind plugin" -- "$bin/deepbind_race" "$bin" 8 1 check
+    checked "deepbind plugin" KASHIM_IDLE=45 EXPECT_IDLE=45 -- "$bin/deepbind_race" "$bin" 8 1 check
     pressure_on
     stress "deepbind race: two threads dlopen/dlclose RTLD_DEEPBIND plugins under CPU pressure, no crash" \
         24 -- "$bin/deepbind_race" "$bin" 8 200
