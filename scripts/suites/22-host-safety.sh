@@ -62,12 +62,14 @@ checked() {
     elif ! grep -qE '^(PASS|FAIL) ' "$work/out"; then fail "$label" "exit $status without a result; stderr: $(head -c 200 "$work/err")"
     fi
 }
-# pressure_on / pressure_off: six busy processes beside the test, so that on a machine with few
-# cores the test's threads are preempted at random points, as on a loaded server.
+# pressure_on / pressure_off: three busy processes per core (at least six) beside the test, so that
+# the test's threads are preempted at random points, as on a loaded server.
 pressure=()
 pressure_on() {
-    local _ p
-    for _ in 1 2 3 4 5 6; do
+    local n _ p
+    n=$(($(nproc) * 3))
+    [ "$n" -lt 6 ] && n=6
+    for _ in $(seq "$n"); do
         sh -c 'while :; do :; done' &
         pressure+=($!)
         pids+=($!)
