@@ -38,9 +38,8 @@ int main(int argc, char **argv) {
     dir = argv[1];
     nplugins = atoi(argv[2]);
     rounds = atoi(argv[3]);
-    int lfd = plain_listener(AF_INET, -1, &port);
-    if (lfd < 0) return 2;
     if (argc > 4 && strcmp(argv[4], "check") == 0) {
+        if (plain_listener(AF_INET, -1, &port) < 0) return 2;
         void *h = open_plugin(0);
         result(h != NULL, "a RTLD_DEEPBIND plugin loads", h ? "" : dlerror());
         if (!h) return finish();
@@ -50,9 +49,13 @@ int main(int argc, char **argv) {
         if (fd >= 0) expect_configured("a socket made and connected by a RTLD_DEEPBIND plugin has kashim's keepalive", fd);
         return finish();
     }
-    /* The race runs connect() against a closed port: refused at once, so the threads spend their
-     * time in dlopen, where the window is. */
-    close(lfd);
+    /* The race connects to a port this program holds without listening: refused at once, so the
+     * threads spend their time in dlopen, where the window is, and nobody else's server is hit. */
+    int held = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (bind(held, (struct sockaddr *)&a, len) != 0 || getsockname(held, (struct sockaddr *)&a, &len) != 0) return 2;
+    port = ntohs(a.sin_port);
     pthread_t t[2];
     for (long i = 0; i < 2; i++) pthread_create(&t[i], NULL, loader, (void *)(i * (nplugins / 2)));
     for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
