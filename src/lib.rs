@@ -24,6 +24,8 @@ mod init;
 mod logger;
 mod mapping;
 mod mixed;
+#[cfg(not(test))]
+mod no_libpthread;
 mod policy;
 mod raw_syscall;
 mod real;
