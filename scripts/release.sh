@@ -89,8 +89,13 @@ tar -C "$t" --no-recursion --owner=0 --group=0 --numeric-owner --mtime="@$epoch"
     -cf - -T "$tmp/tar.list" | gzip -9n >"$tarball"
 
 # --- .deb ------------------------------------------------------------------------------------------
+# The library's file in a directory of its own, /usr/lib/libkashim.so a link to it: a shared object
+# without a SONAME directly in /usr/lib is an error for lintian (it would be a public library).
 d=$tmp/deb
 stage "$d/usr"
+install -d "$d/usr/lib/kashim"
+mv "$d/usr/lib/libkashim.so" "$d/usr/lib/kashim/libkashim.so"
+ln -s kashim/libkashim.so "$d/usr/lib/libkashim.so"
 gzip -9n "$d"/usr/share/man/man*/* 2>/dev/null || true
 # Debian's form of the licence, and a changelog (both required by policy).
 {
