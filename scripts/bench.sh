@@ -74,8 +74,9 @@ fi
 # The empty library made to need libdl: what one more library for the loader to open costs (on
 # glibc < 2.34 libdl holds dlsym; on newer glibc it is an empty stub, still opened and mapped).
 nulldl=$bin/null-preload-libdl.so
-if [ ! "$nulldl" -nt "$src/null-preload.c" ]; then
-    cc -O2 -fPIC -shared -o "$nulldl" "$src/null-preload.c" -Wl,--no-as-needed -ldl ||
+if [ ! "$nulldl" -nt "$src/null-preload.c" ] || ! readelf -d "$nulldl" | grep -q "NEEDED.*libdl"; then
+    # By file name: on glibc >= 2.34 "-ldl" finds only an empty libdl.a and adds nothing.
+    cc -O2 -fPIC -shared -o "$nulldl" "$src/null-preload.c" -Wl,--no-as-needed -l:libdl.so.2 ||
         { echo "bench.sh: cannot compile null-preload.c with libdl" >&2; exit 1; }
 fi
 # Start-up of the released library (issues 11, 21): from an unpacked release tarball (--release DIR,
