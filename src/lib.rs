@@ -25,7 +25,7 @@ mod logger;
 mod mapping;
 mod mixed;
 #[cfg(not(test))]
-mod no_libpthread;
+mod libc_only;
 mod policy;
 mod raw_syscall;
 mod real;

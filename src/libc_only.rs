@@ -1,6 +1,6 @@
-//! Local, hidden definitions of the only libpthread functions the library calls, so that it needs
-//! no `libpthread.so.0` on glibc < 2.34 (where these live there, not in libc). Opening that stub
-//! library costs every program started with kashim preloaded about 50 µs (docs/release.md).
+//! Local, hidden definitions of the libpthread functions the library calls, so that its NEEDED
+//! stays at libc: on glibc < 2.34 these live in `libpthread.so.0`, and opening that stub library
+//! costs every program started with kashim preloaded about 30–50 µs (docs/release.md, "Start-up").
 //!
 //! - `pthread_rwlock_rdlock`/`wrlock`/`unlock`: the statically linked unwinder of the release
 //!   build (LLVM libunwind, linked by zig) guards its cache of unwind tables with one
@@ -21,7 +21,7 @@ macro_rules! hidden_functions {
         $(
             #[cfg(target_arch = "x86_64")]
             core::arch::global_asm!(
-                concat!(".pushsection .text.kashim_no_libpthread.", $name, ",\"ax\",@progbits"),
+                concat!(".pushsection .text.kashim_libc_only.", $name, ",\"ax\",@progbits"),
                 concat!(".globl ", $name),
                 concat!(".hidden ", $name),
                 concat!(".type ", $name, ",@function"),
@@ -33,7 +33,7 @@ macro_rules! hidden_functions {
             );
             #[cfg(target_arch = "aarch64")]
             core::arch::global_asm!(
-                concat!(".pushsection .text.kashim_no_libpthread.", $name, ",\"ax\",%progbits"),
+                concat!(".pushsection .text.kashim_libc_only.", $name, ",\"ax\",%progbits"),
                 concat!(".globl ", $name),
                 concat!(".hidden ", $name),
                 concat!(".type ", $name, ",%function"),
