@@ -21,11 +21,11 @@ mod errno;
 mod fd_table;
 mod inherited;
 mod init;
+#[cfg(not(test))]
+mod libc_only;
 mod logger;
 mod mapping;
 mod mixed;
-#[cfg(not(test))]
-mod libc_only;
 mod policy;
 mod raw_syscall;
 mod real;
