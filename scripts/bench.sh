@@ -2,6 +2,7 @@
 # bench.sh: what kashim costs, measured side by side in one run.
 #
 # Usage: scripts/bench.sh [--quick] [--rounds N] [--python PATH] [--no-callgrind] [--release DIR]
+#                         [--also LABEL=LIBRARY]...
 #
 # Every case runs a small C program (c-tests/bench/) under kashim and a reference: the same program
 # setting the same keepalive options itself (the physical floor: those calls are what kashim is
@@ -14,6 +15,9 @@
 # instructions kashim adds per iteration: a noise-free view of its own work.
 # As root, the kashim --ebpf rows time loopback connections in a cgroup with kashim's program against the
 # same cgroup without it (attached and detached every round), and against the program doing it itself.
+# Start-up of the released library (--release DIR, an unpacked tarball, else dist/'s newest) is set
+# beside C anchors: an empty library, the same with NEEDED libdl, the minimal C shim, Debian's
+# libkeepalive (libkeepalive0) when installed, and any --also LABEL=LIBRARY.
 # Nothing here is a test: the exact system-call counts are asserted in scripts/suites/60-syscalls.sh.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +26,7 @@ kbin=$root/target/release/kashim
 src=$root/c-tests/bench
 bin=$root/c-tests/bin
 
-release="" rounds=41 n_sock=5000 n_conn=1000 c_pairs=10 py_pairs=4 rss_runs=7 callgrind=1 py=""
+release="" rounds=41 n_sock=5000 n_conn=1000 c_pairs=10 py_pairs=4 rss_runs=7 callgrind=1 py="" also=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) rounds=5 n_sock=2000 n_conn=300 c_pairs=4 py_pairs=2 rss_runs=3 callgrind=0 ;;
@@ -30,7 +34,10 @@ while [ $# -gt 0 ]; do
         --python) py=${2:?--python needs a path}; shift ;;
         --no-callgrind) callgrind=0 ;;
         --release) release=${2:?--release needs a directory (an unpacked release tarball)}; shift ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --also) [[ ${2:-} == ?*=?* ]] || { echo "bench.sh: --also needs LABEL=LIBRARY" >&2; exit 2; }
+                [ -f "${2#*=}" ] || { echo "bench.sh: --also: no file ${2#*=}" >&2; exit 2; }
+                also+=("$2"); shift ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -64,8 +71,16 @@ null=$bin/null-preload.so
 if [ ! "$null" -nt "$src/null-preload.c" ]; then
     cc -O2 -fPIC -shared -o "$null" "$src/null-preload.c" || { echo "bench.sh: cannot compile null-preload.c" >&2; exit 1; }
 fi
-# Start-up of the released library (issue 11): both builds from an unpacked release tarball (--release
-# DIR, else dist/'s newest tarball), next to the minimal C shim (mutant-shim.c without MUTANT_FAULT).
+# The empty library made to need libdl: what one more library for the loader to open costs (on
+# glibc < 2.34 libdl holds dlsym; on newer glibc it is an empty stub, still opened and mapped).
+nulldl=$bin/null-preload-libdl.so
+if [ ! "$nulldl" -nt "$src/null-preload.c" ] || ! readelf -d "$nulldl" | grep -q "NEEDED.*libdl"; then
+    # By file name: on glibc >= 2.34 "-ldl" finds only an empty libdl.a and adds nothing.
+    cc -O2 -fPIC -shared -o "$nulldl" "$src/null-preload.c" -Wl,--no-as-needed -l:libdl.so.2 ||
+        { echo "bench.sh: cannot compile null-preload.c with libdl" >&2; exit 1; }
+fi
+# Start-up of the released library (issues 11, 21): from an unpacked release tarball (--release DIR,
+# else dist/'s newest tarball), next to the minimal C shim (mutant-shim.c without MUTANT_FAULT).
 shim=$bin/bench-minimal-shim.so
 if [ ! "$shim" -nt "$src/mutant-shim.c" ]; then
     cc -O2 -fPIC -shared -o "$shim" "$src/mutant-shim.c" -ldl || { echo "bench.sh: cannot compile mutant-shim.c" >&2; exit 1; }
@@ -85,11 +100,12 @@ if [ -z "$release" ]; then
         fi
     fi
 fi
-rel_fast=${release:+$release/lib/kashim/libkashim-glibc2.34.so}
-rel_port=${release:+$release/lib/kashim/libkashim-glibc2.17.so}
-if [ -n "$release" ] && { [ ! -f "$rel_fast" ] || [ ! -f "$rel_port" ]; }; then
-    echo "bench.sh: $release has no lib/kashim/libkashim-glibc2.{17,34}.so" >&2; exit 2
+rel=${release:+$release/lib/libkashim.so}
+if [ -n "$release" ] && [ ! -f "$rel" ]; then
+    echo "bench.sh: $release has no lib/libkashim.so" >&2; exit 2
 fi
+# Debian's libkeepalive0 (libkeepalive 0.3), a C keepalive shim users have, when it is installed.
+[ -f /usr/lib/libkeepalive.so ] && also=("libkeepalive 0.3 (Debian's libkeepalive0)=/usr/lib/libkeepalive.so" ${also[@]+"${also[@]}"})
 # python3: the distribution's interpreter (what a server runs) if there is one, else the first on
 # PATH, resolved to the real binary (a pyenv shim is a shell script: we would time bash).
 if [ -z "$py" ]; then
@@ -192,7 +208,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo "kashim benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, kernel $(uname -r), $(ldd --version 2>/dev/null | head -n 1 | sed 's/^ldd //')"
 echo "library: $lib ($(stat -c %s "$lib") bytes)${py:+; python: $py}"
-[ -n "$release" ] && echo "released: $rel_fast ($(stat -c %s "$rel_fast") bytes), $rel_port ($(stat -c %s "$rel_port") bytes)"
+[ -n "$release" ] && echo "released: $rel ($(stat -c %s "$rel") bytes)"
 [ -n "${stale:-}" ] && echo "warning: $stale"
 echo "rounds: $rounds; per run: $n_sock x socket()+close(), $n_conn loopback connections; start-up pairs per round: $c_pairs C, $py_pairs python3"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -209,15 +225,14 @@ for ((r = 0; r < rounds; r++)); do
     [ -n "$ebpf_cg" ] && ebpf_pair "$r"
     startup c "$c_pairs" "$lib" "$bin/empty"
     startup cnull "$c_pairs" "$null" "$bin/empty"
+    startup cnulldl "$c_pairs" "$nulldl" "$bin/empty"
     startup cshim "$c_pairs" "$shim" "$bin/empty"
-    if [ -n "$release" ]; then
-        startup crel34 "$c_pairs" "$rel_fast" "$bin/empty"
-        startup crel17 "$c_pairs" "$rel_port" "$bin/empty"
-        # This round's released-minus-shim start-up, each side the median of its pairs' deltas.
-        for v in crel34 crel17 c; do
-            add "$v-shim.cpu" $(($(tail -n "$c_pairs" "$tmp/$v.d.cpu" | median | cut -d. -f1) - $(tail -n "$c_pairs" "$tmp/cshim.d.cpu" | median | cut -d. -f1)))
-        done
-    fi
+    [ -n "$release" ] && startup crel "$c_pairs" "$rel" "$bin/empty"
+    for i in "${!also[@]}"; do startup "calso$i" "$c_pairs" "${also[$i]#*=}" "$bin/empty"; done
+    # This round's start-up minus the shim's, each side the median of its pairs' deltas.
+    for v in c cnull cnulldl ${release:+crel} $(for i in "${!also[@]}"; do echo "calso$i"; done); do
+        add "$v-shim.cpu" $(($(tail -n "$c_pairs" "$tmp/$v.d.cpu" | median | cut -d. -f1) - $(tail -n "$c_pairs" "$tmp/cshim.d.cpu" | median | cut -d. -f1)))
+    done
     [ -n "$py" ] && startup py "$py_pairs" "$lib" "$py" -c pass
 done
 [ -t 2 ] && printf '\r%*s\r' 30 '' >&2
@@ -338,32 +353,40 @@ else
 fi
 row_startup "start-up, C \`main(){}\`" c "without kashim"
 [ -n "$py" ] && row_startup "start-up, \`python3 -c pass\`" py "without kashim"
-row_startup "start-up, C \`main(){}\`, empty preloaded library" cnull "without it (floor of any LD_PRELOAD)" info
-row_startup "start-up, C \`main(){}\`, minimal C shim (mutant-shim.c)" cshim "without it" info
-if [ -n "$release" ]; then
-    row_startup "start-up, C \`main(){}\`, released library, glibc ≥ 2.34 build" crel34 "without it"
-    row_startup "start-up, C \`main(){}\`, released library, glibc ≥ 2.17 build" crel17 "without it" info
-fi
 echo
 echo "Loops: CPU (wall) time per iteration, median of per-round ratios kashim/reference."
 echo "Start-up: median CPU time per process, Δ = median of paired differences (CPU and wall)."
-echo "Start-up page faults added (median): kashim $(med c.d.flt), empty preloaded library $(med cnull.d.flt)."
-if [ -n "$release" ]; then
-    # Issue 11's goal: the released library costs at most 25 µs more start-up than the minimal C shim.
-    echo
-    echo "| start-up Δ minus the minimal C shim's Δ (CPU, per round, median) | difference | target | met |"
-    echo "|---|---|---|---|"
-    for v in "crel34|released, glibc ≥ 2.34 build|25" "crel17|released, glibc ≥ 2.17 build|-" "c|developer build (cargo build --release)|-"; do
-        IFS='|' read -r case label target <<<"$v"
-        d=$(med "$case-shim.cpu")
-        if [ "$target" = - ]; then ok="(info)" t="—"
-        else
-            ok=$(awk -v d="$d" -v t="$target" 'BEGIN { print (d <= t) ? "yes" : "NO" }'); t="≤ +$target µs"
-            [ "$ok" = yes ] || missed=1
-        fi
-        printf '| %s | %+d µs | %s | %s |\n' "$label" "${d%.*}" "$t" "$ok"
-    done
-fi
+echo
+# needed_beyond LIB: LIB's NEEDED entries other than libc and the loader (already in every process).
+needed_beyond() {
+    local n
+    n=$(readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | grep -v '^libc\.so\|^ld-linux' | tr '\n' ' ')
+    n=${n% }
+    echo "${n:-—}"
+}
+# Issue 21's goal: the released library costs at most 35 µs more start-up than the minimal C shim.
+echo "Start-up of C \`main(){}\`, CPU, paired in one run (Δ over no preload; minus the shim: per round, median):"
+echo "| preloaded | NEEDED beyond libc | Δ | minus the minimal C shim | page faults added | target | met |"
+echo "|---|---|---|---|---|---|---|"
+row_anchor() { # row_anchor LABEL CASE LIB [TARGET_µs]
+    local d dc flt ok="(info)" t="—"
+    dc=$(med "$2.d.cpu" | awk '{ printf "%+d", $1 }')
+    flt=$(med "$2.d.flt" | awk '{ printf "%+g", $1 }')
+    if [ "$2" = cshim ]; then d="0"
+    else d=$(med "$2-shim.cpu" | awk '{ printf "%+d", $1 }'); fi
+    if [ -n "${4:-}" ]; then
+        ok=$(awk -v d="$d" -v t="$4" 'BEGIN { print (d <= t) ? "yes" : "NO" }'); t="≤ +$4 µs"
+        [ "$ok" = yes ] || missed=1
+    fi
+    printf '| %s | %s | %s µs | %s µs | %s | %s | %s |\n' "$1" "$(needed_beyond "$3")" "$dc" "$d" "$flt" "$t" "$ok"
+}
+row_anchor "empty C library (\`null-preload.c\`): the floor" cnull "$null"
+row_anchor "empty C library made to need libdl" cnulldl "$nulldl"
+row_anchor "minimal C shim (\`mutant-shim.c\`)" cshim "$shim"
+for i in "${!also[@]}"; do row_anchor "${also[$i]%%=*}" "calso$i" "${also[$i]#*=}"; done
+[ -n "$release" ] && row_anchor "kashim, released (\`lib/libkashim.so\`: tarball, .deb, install.sh)" crel "$rel" 35
+row_anchor "kashim, developer build (\`cargo build --release\`, scripts/kashim)" c "$lib"
+[ -z "$release" ] && echo "(no released library: run scripts/release.sh, or pass --release DIR)"
 
 echo
 echo "| the kashim command | compared with | median CPU (wall) | reference CPU (wall) | Δ CPU | Δ wall | target | met |"

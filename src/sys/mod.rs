@@ -5,6 +5,8 @@ pub mod elf;
 pub mod errno;
 pub mod fallback;
 pub mod guard;
+#[cfg(not(test))]
+mod libc_only;
 pub mod logger;
 pub mod mapping;
 pub mod raw_syscall;
