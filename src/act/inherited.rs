@@ -168,11 +168,10 @@ fn env(name: &'static [u8]) -> Option<&'static [u8]> {
     // As secure_getenv: in a setuid/setgid/capability program the caller's LISTEN_* must not
     // choose descriptors for kashim (secure-execution mode ignores the environment, as for
     // KASHIM_*). Read in place, as the KASHIM_* variables are: calling libc's secure_getenv would
-    // fault one more page of libc's code into every process.
-    if crate::state::config::secure_execution() {
-        return None;
-    }
-    crate::state::config::getenv(name)
+    // fault one more page of libc's code into every process, and so would asking getauxval
+    // before there is a variable to ignore.
+    let value = crate::state::config::getenv(name)?;
+    (!crate::state::config::secure_execution()).then_some(value)
 }
 
 #[cfg(not(test))]

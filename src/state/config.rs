@@ -66,10 +66,12 @@ fn load() -> Option<&'static Config> {
         return ready();
     }
     let _errno = ErrnoGuard::save();
-    if !secure_execution() && !any_kashim_variable() {
-        // The common case at start-up: no KASHIM_* at all. Kept apart from the general path
-        // below, whose frames (the parser's, and `Loaded`) take about 14 KiB of stack: probed
-        // page by page, that costs a process 2 to 3 page faults it would not take otherwise.
+    if !any_kashim_variable() {
+        // The common case at start-up: no KASHIM_* at all, so nothing to parse and nothing to
+        // ignore (in secure-execution mode too: the defaults print nothing without a KASHIM_*
+        // problem to report). Kept apart from the general path below, whose frames (the parser's,
+        // and `Loaded`) take about 14 KiB of stack: probed page by page, that costs a process 2 to
+        // 3 page faults it would not take otherwise.
         return Some(publish(&DEFAULT));
     }
     load_from_environment()
