@@ -87,18 +87,14 @@ pub fn after_accept(listener: c_int, fd: c_int) {
         let Some(config) = active_config() else {
             return;
         };
+        let Some(listener_state) = known_listener(listener, config) else {
+            fd_table::set(fd, FdState::Unknown);
+            return;
+        };
         if decides(config) {
-            return after_accept_in_scope(listener, fd, config);
-        }
-        let mut listener_state = fd_table::get(listener);
-        if policy::on_accept(listener_state) == AcceptAction::InspectListener {
-            // First accept from a listener kashim has never seen: ask the kernel once, remember.
-            let Some(verdict) = sockopt::inspect(listener, config) else {
-                fd_table::set(fd, FdState::Unknown);
-                return;
-            };
-            listener_state = policy::listener_state(verdict);
-            fd_table::set(listener, listener_state);
+            let state = accepted_state(listener_state);
+            let action = decide(state, Side::Inbound, config, || peer_of(fd));
+            return carry_out(fd, state, action, config, "accept");
         }
         let state = match policy::on_accept(listener_state) {
             AcceptAction::Inherit(state) => {
@@ -115,21 +111,16 @@ pub fn after_accept(listener: c_int, fd: c_int) {
     })
 }
 
-/// accept()/accept4() with a scope or cap.
-fn after_accept_in_scope(listener: c_int, fd: c_int, config: &Config) {
-    let mut listener_state = fd_table::get(listener);
-    if listener_state == FdState::Unknown {
-        // First accept from a listener kashim has never seen: ask the kernel once, remember.
-        let Some(verdict) = sockopt::inspect(listener, config) else {
-            fd_table::set(fd, FdState::Unknown);
-            return;
-        };
-        listener_state = policy::listener_state(verdict);
-        fd_table::set(listener, listener_state);
+/// What kashim knows of a listener; at the first accept from one it has never seen, the kernel is
+/// asked once and the answer remembered. `None` if the kernel would not say.
+fn known_listener(listener: c_int, config: &Config) -> Option<FdState> {
+    let state = fd_table::get(listener);
+    if policy::on_accept(state) != AcceptAction::InspectListener {
+        return Some(state);
     }
-    let state = accepted_state(listener_state);
-    let action = decide(state, Side::Inbound, config, || peer_of(fd));
-    carry_out(fd, state, action, config, "accept");
+    let state = policy::listener_state(sockopt::inspect(listener, config)?);
+    fd_table::set(listener, state);
+    Some(state)
 }
 
 /// The peer of a connected socket, asked of the kernel (the program's own buffer may be absent
