@@ -96,6 +96,10 @@ fn dlerror() -> Option<DlerrorFn> {
         .map(|a| unsafe { std::mem::transmute::<usize, DlerrorFn>(a) })
 }
 
+/// kashim's own export of each hooked function, where it is the program-wide definition (else 0):
+/// what the RTLD_DEEPBIND trees are bound to. Set by `kashim_is_global`.
+static OWN: [AtomicUsize; COUNT] = [const { AtomicUsize::new(0) }; COUNT];
+
 /// Per hooked function, bit set: kashim's own export is the program-wide definition. Only then
 /// is a tree bound to kashim: with another preload ahead of it, binding to kashim would skip that
 /// one. Computed at the first RTLD_DEEPBIND load, kept in static memory (nothing on the heap).
@@ -105,13 +109,14 @@ fn kashim_is_global() -> u32 {
     if KNOWN.load(Ordering::Acquire) != 0 {
         return BITS.load(Ordering::Relaxed);
     }
-    let mut global = [0usize; COUNT];
+    let (mut global, mut own) = ([0usize; COUNT], [0usize; COUNT]);
     resolve::global_definitions(&NAMES, &mut global);
+    resolve::own_definitions(&NAMES, &mut own);
     let mut bits = 0u32;
-    for (i, global) in global.into_iter().enumerate() {
-        let own = hooks::own_definition(i);
+    for (i, (global, own)) in global.into_iter().zip(own).enumerate() {
         if own != 0 && global == own {
             bits |= 1 << i;
+            OWN[i].store(own, Ordering::Relaxed);
         }
     }
     BITS.store(bits, Ordering::Relaxed);
@@ -259,7 +264,7 @@ fn after_load(handle: *mut c_void, file: &[u8], before: LoadCount) {
                 let bound = unsafe { dlsym(handle, name.as_ptr()) } as usize;
                 if bound != 0 && bound == hooks::resolved(i) {
                     to_libc |= 1 << i;
-                } else if bound != 0 && bound != hooks::own_definition(i) {
+                } else if bound != 0 && bound != OWN[i].load(Ordering::Relaxed) {
                     patched.other[i] = bound;
                 }
             }
@@ -297,7 +302,7 @@ unsafe fn patch_object(
 ) {
     dynamic.import_slots(&NAMES, |slot| {
         let i = slot.name;
-        let (real, hook) = (hooks::resolved(i), hooks::own_definition(i));
+        let (real, hook) = (hooks::resolved(i), OWN[i].load(Ordering::Relaxed));
         if real == 0 || hook == 0 || kashim_is_global & (1 << i) == 0 {
             return;
         }

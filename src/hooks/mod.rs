@@ -77,28 +77,8 @@ macro_rules! hook_table {
             )*
         }
 
-        /// kashim's own exported definition of each hooked function (0 in unit tests, where
-        /// nothing is exported).
-        pub fn own_definition(hook: usize) -> usize {
-            $( if hook == Hook::$name as usize { return hook_table!(@own $kind $name $entry); } )*
-            0
-        }
-
         $( hook_table!(@export $kind $name ( $($arg : $argty),* ) -> $ret, $entry); )*
     };
-
-    (@own detour $name:ident $entry:path) => {{
-        #[cfg(not(test))]
-        { $name as *const () as usize }
-        #[cfg(test)]
-        { 0 }
-    }};
-    (@own naked $name:ident $entry:path) => {{
-        #[cfg(not(test))]
-        { $entry as *const () as usize }
-        #[cfg(test)]
-        { 0 }
-    }};
 
     (@export detour $name:ident ( $($arg:ident : $argty:ty),* ) -> $ret:ty, $entry:path) => {
         /// # Safety

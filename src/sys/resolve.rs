@@ -179,6 +179,28 @@ pub fn next_definition(name: &CStr) -> usize {
     found[0]
 }
 
+/// For each of `names`, kashim's own exported definition (0 where it exports none). Read from
+/// kashim's symbol table rather than taken as addresses in the code: an address of an exported
+/// function in the code costs a symbol lookup in every process at load time.
+pub fn own_definitions(names: &[&CStr], found: &mut [usize]) {
+    let here = inside_kashim();
+    found.fill(0);
+    each_object(|_, object| {
+        if !object.contains(here) {
+            return true;
+        }
+        // SAFETY: inside the walk, the object is loaded.
+        if let Some(dynamic) = unsafe { object.dynamic() } {
+            for (name, slot) in names.iter().zip(found.iter_mut()) {
+                if let Some(definition) = unsafe { dynamic.lookup(name.to_bytes()) } {
+                    *slot = definition.address;
+                }
+            }
+        }
+        false
+    });
+}
+
 /// For each of `names`, the program-wide definition: the first object in load order that defines
 /// it (the program, then what it preloads and links), as `dlsym(RTLD_DEFAULT)` finds it; 0 if none.
 /// One walk.
