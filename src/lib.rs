@@ -27,6 +27,15 @@ mod start;
 mod state;
 mod sys;
 
+/// The configuration a set of KASHIM_* variables gives, for unit tests.
+#[cfg(test)]
+fn test_config(vars: &[(&str, &str)]) -> config::Config {
+    let vars = vars
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()));
+    config::Config::from_vars(vars).config
+}
+
 /// Marks this file as libkashim.so: the `kashim` command recognises the library by reading its
 /// dynamic symbols instead of loading it in a test process.
 #[no_mangle]

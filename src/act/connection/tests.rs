@@ -1,13 +1,5 @@
 use super::*;
-use crate::config::Config;
-
-fn config(vars: &[(&str, &str)]) -> Config {
-    Config::from_vars(
-        vars.iter()
-            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())),
-    )
-    .config
-}
+use crate::test_config as config;
 
 #[test]
 fn real_sockets_in_and_out_of_scope() {

@@ -1,5 +1,6 @@
 use super::*;
 use crate::decide::policy::KeepaliveOption;
+use crate::test_config as config;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -112,14 +113,6 @@ fn listeners_udp_unix_and_pipes_are_left_alone() {
         libc::close(pipe[0]);
         libc::close(pipe[1]);
     }
-}
-
-fn config(vars: &[(&str, &str)]) -> Config {
-    Config::from_vars(
-        vars.iter()
-            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())),
-    )
-    .config
 }
 
 #[test]

@@ -1,13 +1,6 @@
 use super::*;
 use crate::config::Config;
-
-fn config(vars: &[(&str, &str)]) -> Config {
-    Config::from_vars(
-        vars.iter()
-            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())),
-    )
-    .config
-}
+use crate::test_config as config;
 
 fn sockaddr_in(ip: [u8; 4], port: u16) -> Vec<u8> {
     let mut b = vec![0u8; 16];
