@@ -18,3 +18,12 @@ without_kashim_env TEST_LABEL="python dup" LD_PRELOAD="$LIBKASHIM" "$python" "$L
 n=$(without_kashim_env TEST_LABEL=x "$python" "$check_py" | grep -c '^FAIL')
 if [ "$n" -ge 6 ]; then pass "python control: the checks fail without kashim ($n)"
 else fail "python control" "only $n checks failed without kashim"; fi
+# Keepalive switched on by the program with no timers (sshd, Java's setKeepAlive) is no protection:
+# kashim's timers at connect(), on a socket pending under scope rules and on one made by a raw
+# system call; the program's own "off" and its own idle still stand. The control must fail.
+switch_py="$LIBKASHIM_ROOT/c-tests/python_switch_only.py"
+without_kashim_env TEST_LABEL="switch only, scope rules" LD_PRELOAD="$LIBKASHIM" KASHIM_ONLY=127.0.0.1 "$python" "$switch_py"
+without_kashim_env TEST_LABEL="switch only, raw socket" RAW=1 LD_PRELOAD="$LIBKASHIM" "$python" "$switch_py"
+if without_kashim_env TEST_LABEL=x RAW=1 "$python" "$switch_py" | grep -q '^FAIL x: SO_KEEPALIVE on, no timers'; then
+    pass "switch only control: without kashim the socket keeps the kernel's 7200 s"
+else fail "switch only control" "the check did not fail without kashim"; fi

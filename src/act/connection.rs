@@ -6,9 +6,10 @@
 #![cfg_attr(test, allow(dead_code))]
 
 use crate::act::sockopt;
+use crate::config::keepalive::Judgement;
 use crate::config::{Config, Peer, Side};
 use crate::debug;
-use crate::decide::policy::{self, AcceptAction, ForeignVerdict, KeepaliveOption};
+use crate::decide::policy::{self, AcceptAction, ConnectAction, ForeignVerdict, KeepaliveOption};
 use crate::decide::scope::{
     accepted_state, connection_under_way, decide, decides, peer_from_bytes, Action,
 };
@@ -40,15 +41,32 @@ pub fn after_socket(fd: c_int, domain: c_int, socket_type: c_int, protocol: c_in
     })
 }
 
-/// Before connect() without scope rules: a socket kashim has not seen is taken on now.
+/// Before connect() without scope rules: a socket kashim has not seen is taken on now, and one
+/// whose keepalive the program only switched on gets kashim's timers.
 pub fn before_connect(fd: c_int) {
     guarded((), || {
-        if let Some(config) = active_config() {
-            if policy::needs_inspection(fd_table::get(fd)) {
-                sockopt::adopt(fd, config, "connect");
+        let Some(config) = active_config() else {
+            return;
+        };
+        match policy::on_connect(fd_table::get(fd)) {
+            ConnectAction::Nothing => {}
+            ConnectAction::Inspect => sockopt::adopt(fd, config, "connect"),
+            ConnectAction::TimersIfDefault => {
+                let state = timers_if_default(fd, config, "connect");
+                fd_table::set(fd, state);
             }
         }
     })
+}
+
+/// The program turned keepalive on or off itself but chose no timers: if it is on with the
+/// kernel's default timers (no protection), kashim sets its own; the socket is the program's from
+/// now on either way.
+pub fn timers_if_default(fd: c_int, config: &Config, context: &str) -> FdState {
+    if sockopt::judgement(fd) == Some(Judgement::DefaultTimers) {
+        sockopt::configure(fd, config, context);
+    }
+    FdState::ProgramOwned
 }
 
 const STORAGE_LEN: usize = std::mem::size_of::<libc::sockaddr_in6>();
@@ -105,6 +123,7 @@ pub fn after_accept(listener: c_int, fd: c_int) {
                 sockopt::configure(fd, config, "accept");
                 FdState::Configured
             }
+            AcceptAction::TimersIfDefault => timers_if_default(fd, config, "accept"),
             AcceptAction::InspectListener => FdState::Unknown, // not reached: inspected above
         };
         fd_table::set(fd, state);
@@ -154,6 +173,7 @@ fn carry_out(fd: c_int, state: FdState, action: Action, config: &Config, context
             FdState::OutOfScope
         }
         Action::Cap => cap_existing(fd, config, context),
+        Action::TimersIfDefault => timers_if_default(fd, config, context),
         Action::Adopt => match sockopt::inspect(fd, config) {
             None => return,
             Some(ForeignVerdict::NotTcp) => FdState::NotTcp,

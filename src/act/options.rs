@@ -35,6 +35,10 @@ pub fn decide(fd: c_int, level: c_int, name: c_int) -> SetsockoptAction {
                 "fd {fd}: program's setsockopt {} overridden (KASHIM_FORCE)",
                 option.name()
             ),
+            SetsockoptAction::PassThroughProgramSwitches => debug!(
+                config,
+                "fd {fd}: program sets SO_KEEPALIVE itself; its timers are decided at the connection"
+            ),
             SetsockoptAction::PassThroughProgramOwns => debug!(
                 config,
                 "fd {fd}: program sets {} itself; kashim leaves this socket alone",
@@ -68,6 +72,10 @@ pub fn after_program_sets(
             SetsockoptAction::PassThrough => report(fd, option, config),
             SetsockoptAction::PassThroughProgramOwns => {
                 fd_table::set(fd, FdState::ProgramOwned);
+                report(fd, option, config);
+            }
+            SetsockoptAction::PassThroughProgramSwitches => {
+                fd_table::set(fd, FdState::ProgramSwitch);
                 report(fd, option, config);
             }
             SetsockoptAction::RestoreKashimsValue => {

@@ -99,6 +99,9 @@ pub enum SetsockoptAction {
     /// The program chose its own keepalive setting: the real call, and if it succeeds kashim
     /// leaves the socket alone from then on.
     PassThroughProgramOwns,
+    /// The program turned keepalive on or off, on a socket that does not carry kashim's timers:
+    /// the real call, then the socket waits for its connection (`FdState::ProgramSwitch`).
+    PassThroughProgramSwitches,
     /// KASHIM_FORCE: the real call, so the kernel judges it (EFAULT, EINVAL, ENOTSOCK... stay
     /// real), then, if it succeeded, kashim's own value goes back on.
     RestoreKashimsValue,
@@ -121,21 +124,47 @@ pub fn on_setsockopt(state: FdState, option: KeepaliveOption, config: &Config) -
             SetsockoptAction::PassThrough
         };
     }
-    match state {
+    match (state, option) {
         // Keepalive options on a UDP or Unix socket: the program's business, and kashim already
         // knows never to touch it.
-        FdState::NotTcp | FdState::ProgramOwned | FdState::OutOfScope => {
+        (FdState::NotTcp | FdState::ProgramOwned | FdState::OutOfScope, _) => {
             SetsockoptAction::PassThrough
         }
-        FdState::Unknown | FdState::Configured | FdState::ForeignListener | FdState::Pending => {
-            SetsockoptAction::PassThroughProgramOwns
-        }
+        // Only the switch, on a socket whose timers are the kernel's: the program asked for
+        // keepalive, or none, but chose no timers (sshd, Java's setKeepAlive).
+        (
+            FdState::Unknown | FdState::ForeignListener | FdState::Pending,
+            KeepaliveOption::KeepAlive,
+        ) => SetsockoptAction::PassThroughProgramSwitches,
+        (FdState::ProgramSwitch, KeepaliveOption::KeepAlive) => SetsockoptAction::PassThrough,
+        (
+            FdState::Unknown
+            | FdState::Configured
+            | FdState::ForeignListener
+            | FdState::Pending
+            | FdState::ProgramSwitch,
+            _,
+        ) => SetsockoptAction::PassThroughProgramOwns,
     }
 }
 
-/// At `connect()`: does kashim need to look at this socket?
-pub fn needs_inspection(state: FdState) -> bool {
-    state == FdState::Unknown
+/// At `connect()` without scope rules: what kashim does with a socket in `state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectAction {
+    /// Known: nothing to do.
+    Nothing,
+    /// Never seen: ask the kernel what it is (`classify_foreign`).
+    Inspect,
+    /// The program set only the switch: kashim's timers if keepalive is on with the kernel's.
+    TimersIfDefault,
+}
+
+pub fn on_connect(state: FdState) -> ConnectAction {
+    match state {
+        FdState::Unknown => ConnectAction::Inspect,
+        FdState::ProgramSwitch => ConnectAction::TimersIfDefault,
+        _ => ConnectAction::Nothing,
+    }
 }
 
 /// What a socket kashim did not create turns into once the kernel has said what it is.
@@ -173,6 +202,9 @@ pub enum AcceptAction {
     ConfigureAccepted,
     /// kashim has never seen this listener: ask the kernel what it is first.
     InspectListener,
+    /// The program turned keepalive on the listener on itself, without timers: the accepted
+    /// socket gets kashim's timers if it has the kernel's.
+    TimersIfDefault,
 }
 
 pub fn on_accept(listener: FdState) -> AcceptAction {
@@ -181,6 +213,8 @@ pub fn on_accept(listener: FdState) -> AcceptAction {
         FdState::ForeignListener => AcceptAction::ConfigureAccepted,
         FdState::Configured => AcceptAction::Inherit(FdState::Configured),
         FdState::ProgramOwned => AcceptAction::Inherit(FdState::ProgramOwned),
+        // The listener's switch without timers is copied to the accepted socket, timers and all.
+        FdState::ProgramSwitch => AcceptAction::TimersIfDefault,
         FdState::NotTcp => AcceptAction::Inherit(FdState::NotTcp),
         // Only seen under scope rules, which decide::scope decides; kept sound here anyway.
         FdState::Pending => AcceptAction::ConfigureAccepted,

@@ -28,6 +28,8 @@ pub enum Action {
     Cap,
     /// A socket kashim did not create: ask the kernel what it is, then configure or cap.
     Adopt,
+    /// The program set only SO_KEEPALIVE: kashim's timers if it is on with the kernel's.
+    TimersIfDefault,
 }
 
 /// Does kashim decide at connect()/accept() (scope rules or cap)? Otherwise the hooks work as they
@@ -44,8 +46,9 @@ pub fn on_connection(state: FdState, in_scope: bool, config: &Config) -> Action 
         (FdState::Unknown, true) => Action::Adopt,
         // The program chose its own keepalive before the connection: FORCE overrides it, cap
         // lowers it, otherwise it stands (its choices win, within the scope as everywhere).
-        (FdState::ProgramOwned, true) if config.force => Action::Configure,
-        (FdState::ProgramOwned, true) if config.force_cap => Action::Cap,
+        (FdState::ProgramOwned | FdState::ProgramSwitch, true) if config.force => Action::Configure,
+        (FdState::ProgramOwned | FdState::ProgramSwitch, true) if config.force_cap => Action::Cap,
+        (FdState::ProgramSwitch, true) => Action::TimersIfDefault,
         // kashim's options, inherited from a listener kashim configured, on a connection the
         // rules leave out: off, so the rules really hold.
         (FdState::Configured, false) => Action::TurnOff,
@@ -61,6 +64,7 @@ pub fn accepted_state(listener: FdState) -> FdState {
         FdState::Pending | FdState::ForeignListener | FdState::Unknown => FdState::Pending,
         FdState::Configured => FdState::Configured,
         FdState::ProgramOwned => FdState::ProgramOwned,
+        FdState::ProgramSwitch => FdState::ProgramSwitch,
         FdState::NotTcp => FdState::NotTcp,
         FdState::OutOfScope => FdState::OutOfScope,
     }
@@ -105,7 +109,7 @@ pub fn on_setsockopt_cap(state: FdState, option: KeepaliveOption) -> SetsockoptA
                 SetsockoptAction::PassThrough
             }
         },
-        FdState::Unknown | FdState::Pending | FdState::ForeignListener => {
+        FdState::Unknown | FdState::Pending | FdState::ForeignListener | FdState::ProgramSwitch => {
             SetsockoptAction::PassThroughProgramOwns
         }
         FdState::NotTcp | FdState::ProgramOwned | FdState::OutOfScope => {

@@ -29,6 +29,11 @@ pub enum FdState {
     Pending = 5,
     /// A connection the scope rules leave out: kashim never touches it.
     OutOfScope = 6,
+    /// The program set SO_KEEPALIVE itself, and no timer, on a socket kashim had not configured:
+    /// its timers are still the kernel's. At the connection, keepalive on gets kashim's timers
+    /// (keepalive on with a two-hour first probe is no protection); then the socket is the
+    /// program's.
+    ProgramSwitch = 7,
 }
 
 impl FdState {
@@ -40,6 +45,7 @@ impl FdState {
             4 => FdState::ForeignListener,
             5 => FdState::Pending,
             6 => FdState::OutOfScope,
+            7 => FdState::ProgramSwitch,
             _ => FdState::Unknown,
         }
     }

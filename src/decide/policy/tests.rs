@@ -170,15 +170,50 @@ fn force_keeps_kashims_values_on_configured_sockets() {
 
 #[test]
 fn connect_inspects_only_unknown_sockets() {
-    assert!(needs_inspection(FdState::Unknown));
+    assert_eq!(on_connect(FdState::Unknown), ConnectAction::Inspect);
     for state in [
         FdState::Configured,
         FdState::ProgramOwned,
         FdState::NotTcp,
         FdState::ForeignListener,
     ] {
-        assert!(!needs_inspection(state), "{state:?}");
+        assert_eq!(on_connect(state), ConnectAction::Nothing, "{state:?}");
     }
+}
+
+/// sshd's TCPKeepAlive, Java's setKeepAlive(true): the switch alone, on a socket without kashim's
+/// timers, is not a choice of timers. It is settled at the connection; a timer set afterwards (or
+/// on a socket kashim configured) makes the socket the program's.
+#[test]
+fn the_switch_alone_leaves_the_timers_to_the_connection() {
+    let config = Config::default();
+    for state in [FdState::Unknown, FdState::Pending, FdState::ForeignListener] {
+        assert_eq!(
+            on_setsockopt(state, KeepaliveOption::KeepAlive, &config),
+            SetsockoptAction::PassThroughProgramSwitches,
+            "{state:?}"
+        );
+    }
+    assert_eq!(
+        on_setsockopt(FdState::Configured, KeepaliveOption::KeepAlive, &config),
+        SetsockoptAction::PassThroughProgramOwns
+    );
+    assert_eq!(
+        on_setsockopt(FdState::ProgramSwitch, KeepaliveOption::KeepAlive, &config),
+        SetsockoptAction::PassThrough
+    );
+    assert_eq!(
+        on_setsockopt(FdState::ProgramSwitch, KeepaliveOption::Idle, &config),
+        SetsockoptAction::PassThroughProgramOwns
+    );
+    assert_eq!(
+        on_connect(FdState::ProgramSwitch),
+        ConnectAction::TimersIfDefault
+    );
+    assert_eq!(
+        on_accept(FdState::ProgramSwitch),
+        AcceptAction::TimersIfDefault
+    );
 }
 
 #[test]

@@ -187,3 +187,25 @@ fn inherited_connections_are_matched_as_inbound() {
         &peer
     ));
 }
+
+#[test]
+fn the_switch_alone_gets_kashims_timers_in_scope_only() {
+    let c = config(&[("KASHIM_ONLY", "127.0.0.1")]);
+    assert_eq!(
+        on_connection(FdState::ProgramSwitch, true, &c),
+        Action::TimersIfDefault
+    );
+    assert_eq!(
+        on_connection(FdState::ProgramSwitch, false, &c),
+        Action::Keep
+    );
+    assert_eq!(
+        accepted_state(FdState::ProgramSwitch),
+        FdState::ProgramSwitch
+    );
+    let cap = config(&[("KASHIM_FORCE", "cap")]);
+    assert_eq!(
+        on_connection(FdState::ProgramSwitch, true, &cap),
+        Action::Cap
+    );
+}
