@@ -125,7 +125,7 @@ bad_case '--print-env "yaml" is not a form' --print-env yaml
 bad_case '--print-env takes no COMMAND' --print-env shell "${touch_cmd[@]}"
 bad_case 'must be an absolute path' --print-env docker --lib lib/libkashim.so
 bad_case '--inspect "abc" is not a process id' --inspect abc
-bad_case '--idle has no effect with --inspect' --idle 5 --inspect 1
+bad_case '--count has no effect with --inspect' --count 5 --inspect 1
 if [ "${#bad_failures[@]}" = 0 ]; then pass "wrapper-bad-options ($bad_count cases: exit 2, one line, command not run)"
 else fail wrapper-bad-options "${bad_failures[*]}"; fi
 
@@ -574,7 +574,7 @@ if command -v gcc >/dev/null 2>&1; then
     if gcc -shared -fPIC -nostdlib -Wl,-soname,libc.so.6 -Wl,--version-script="$work/stubc/stub.map" \
             -o "$work/stubc/libc.so.6" "$work/stubc/stub.c" 2>"$work/err" &&
         gcc -shared -fPIC -nostdlib -o "$work/newglibc/libkashim.so" "$work/newglibc/fake.c" "$work/stubc/libc.so.6" 2>>"$work/err"; then
-        LD_PRELOAD=$work/newglibc/libkashim.so true 2>"$work/loader.err"
+        LD_PRELOAD=$work/newglibc/libkashim.so /bin/true 2>"$work/loader.err"
         grep -q "GLIBC_2.99' not found" "$work/loader.err" || why+=" the loader did not refuse it: $(cat "$work/loader.err");"
         rm -f "$work/ran"
         run "$K" --lib "$work/newglibc/libkashim.so" touch "$work/ran"
