@@ -99,7 +99,7 @@ SCENARIOS=(
     "6b|Node.js crawler under kashim|survives|kashim node|differs"
     "7a|kashim --attach on a running controller|survives|kashim attach|differs"
     "7b|peer vanishes after --attach|ETIMEDOUT ~${DEAD_AFTER} s|kashim attach|differs"
-    "7c|sshd-style keepalive (default timers), --attach|survives|kashim attach|differs"
+    "7c|sshd-style keepalive, then --attach|survives|kashim attach|differs"
     "8a|static crawler under kashim --ebpf|survives|ebpf static|differs"
     "8b|static crawler, LD_PRELOAD only|reset (Errno 104)|kashim static|same"
     "9|KASHIM_ONLY names only the crawler|survives|kashim|differs"
