@@ -77,8 +77,14 @@ pub fn main(inv: &Invocation, threshold_s: u32) -> Result<ExitCode> {
             }
         }
         if audit.unreadable > 0 {
+            // SAFETY: a plain system call.
+            let hint = if unsafe { libc::geteuid() } == 0 {
+                ""
+            } else {
+                "; run as root to see every process"
+            };
             out.push_str(&format!(
-                "note: {} process(es) could not be read ({}); run as root to see every process\n",
+                "note: {} process(es) could not be read ({}){hint}\n",
                 audit.unreadable,
                 audit.first_unreadable.as_deref().unwrap_or("not permitted")
             ));
