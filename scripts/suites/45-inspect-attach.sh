@@ -702,6 +702,57 @@ done
 [ "$(out | grep -c 'capped (--force=cap lowered the program.s longer timers)$')" = 4 ] || why+=" expected 4 'capped' rows;"
 verdict attach-force-cap "${why:+$why $(out | tr '\n' '|') $(err)}"
 
+# A real sshd (TCPKeepAlive yes, its default) started without kashim: the connection it accepts
+# has SO_KEEPALIVE on with the kernel's timers. --inspect calls it at risk, --attach without
+# --force gives it kashim's timers; ss (the kernel's keepalive timer) shows the change.
+sshd=$(command -v sshd || echo /usr/sbin/sshd)
+if [ ! -x "$sshd" ] || [ "$(id -u)" != 0 ] || ! command -v ss >/dev/null 2>&1; then
+    skip attach-real-sshd "needs root, sshd (openssh-server) and ss (iproute2)"
+else
+    ssh-keygen -q -N '' -t ed25519 -f "$work/hostkey" >/dev/null 2>&1
+    made_privsep=0
+    [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made_privsep=1; } # sshd's fixed privilege-separation dir
+    sport=$(free_port)
+    timeout 60 "$sshd" -D -f /dev/null -h "$work/hostkey" -o "ListenAddress=127.0.0.1:$sport" >"$work/sshd.log" 2>&1 &
+    sshd_pid=$!; pids+=("$sshd_pid")
+    # A client that connects, reads the banner and then holds the connection.
+    coproc SSHC { exec "$PY" -c 'import socket, sys
+for _ in range(100):
+    try:
+        c = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); break
+    except OSError:
+        import time; time.sleep(0.1)
+print(c.recv(100).decode().strip(), flush=True)
+sys.stdin.read()' "$sport" 2>&1; }
+    # shellcheck disable=SC2153 # SSHC_PID is set by coproc
+    sshc_pid=$SSHC_PID sshc_in=${SSHC[1]}; pids+=("$sshc_pid")
+    IFS= read -r -t 20 banner <&"${SSHC[0]}"
+    child=""
+    for _ in $(seq 50); do
+        child=$(pgrep -P "$sshd_pid" | head -n 1)
+        [ -n "$child" ] && break
+        sleep 0.1
+    done
+    why=""
+    [[ $banner == SSH-2.0-* ]] || why+=" no banner: '$banner' $(cat "$work/sshd.log");"
+    ss_timer() { ss -Htno state established "( sport = :$sport )" | sed -n 's/.*timer:(keepalive,\([^,]*\),.*/\1/p'; }
+    before=$(ss_timer)
+    run "$KB" --inspect "$child"
+    [ "$rc" = 1 ] || why+=" inspect exit $rc;"
+    grep -q "127.0.0.1:$sport .*yes (kernel defaults), .*AT RISK: first probe after ${ka_time}s > 60s$" "$work/out" || why+=" inspect: $(out | tr '\n' '|');"
+    run "$KB" --attach "$child"
+    [ "$rc" = 0 ] || why+=" attach exit $rc: $(err);"
+    grep -q "127.0.0.1:$sport .*60s/10s/6 .*configured (keepalive was on with the kernel's default timers)$" "$work/out" || why+=" attach: $(out | tr '\n' '|');"
+    after=$(ss_timer)
+    # ss: the kernel's keepalive timer, in minutes before (120min), in seconds (<= 60) after.
+    [[ $before == *min ]] || why+=" ss before: '$before';"
+    { [[ $after =~ ^([0-9.]+)sec$ ]] && [ "${BASH_REMATCH[1]%.*}" -le 60 ]; } || why+=" ss after: '$after';"
+    exec {sshc_in}>&-
+    stop_with_children "$sshd_pid"
+    [ $made_privsep = 1 ] && rmdir /run/sshd 2>/dev/null
+    verdict attach-real-sshd "$why"
+fi
+
 # A zombie and a kernel thread have no sockets: one line each, exit 1.
 # shellcheck disable=SC2016 # expanded by sh
 sh -c 'sleep 0 & echo $! >"$1"; exec sleep 30' sh "$work/zombie.pid" &   # sleep never reaps
