@@ -727,9 +727,10 @@ sys.stdin.read()' "$sport" 2>&1; }
     # shellcheck disable=SC2153 # SSHC_PID is set by coproc
     sshc_pid=$SSHC_PID sshc_in=${SSHC[1]}; pids+=("$sshc_pid")
     IFS= read -r -t 20 banner <&"${SSHC[0]}"
+    # The sshd process that holds the accepted connection (a child of the listening one).
     child=""
     for _ in $(seq 50); do
-        child=$(pgrep -P "$sshd_pid" | head -n 1)
+        child=$(ss -Htnp state established "( sport = :$sport )" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
         [ -n "$child" ] && break
         sleep 0.1
     done
