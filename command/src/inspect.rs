@@ -138,12 +138,18 @@ impl Entry {
             .map(|o| keepalive::judge(o.on, o.timers(), defaults))
     }
 
-    /// At risk: keepalive off, or a first probe later than the threshold. `None` when the
-    /// options could not be read and the kernel's timers do not settle it.
+    /// At risk: keepalive off, or a first probe later than the threshold. Without the options,
+    /// a keepalive timer due later than the threshold settles it too; otherwise `None`.
     pub fn at_risk(&self, threshold_s: u32) -> Option<bool> {
         match (self.opts, self.keepalive()) {
             (Some(o), _) => Some(keepalive::at_risk(o.on, o.idle_s, threshold_s)),
             (None, Some(false)) => Some(true),
+            (None, Some(true))
+                if self.sock.timer == Timer::Keepalive
+                    && self.sock.when_ms > u64::from(threshold_s) * 1000 =>
+            {
+                Some(true)
+            }
             (None, _) => None,
         }
     }
@@ -716,12 +722,22 @@ mod tests {
         ));
         // Without the timers, the risk is not known: exit 1.
         assert_eq!((s.with_keepalive(), s.at_risk(), s.unknown()), (1, 0, 2));
+
         assert!(!s.none_at_risk());
         let json = s.json(None);
         assert_eq!(json["sockets"][1]["keepalive"], Value::Null);
         assert_eq!(json["sockets"][1]["timer"], "retransmit");
         assert_eq!(json["sockets"][0]["fires_in_s"], 25.0);
         assert_eq!(json["options_read"], false);
+        // A keepalive timer due in 25 s is later than a 20 s threshold: at risk for sure.
+        let strict = Survey {
+            judging: Judging {
+                threshold_s: 20,
+                ..s.judging
+            },
+            ..s
+        };
+        assert_eq!((strict.at_risk(), strict.unknown()), (1, 1));
     }
 
     #[test]
