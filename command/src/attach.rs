@@ -1,23 +1,27 @@
 //! `kashim --attach PID`: keepalive for the TCP sockets of a running process, through
 //! pidfd_getfd(2) duplicates; the target is never stopped or signalled.
 //!
-//! Each TCP socket (IPv4/IPv6, connections and listeners) gets the library's rule: SO_KEEPALIVE
-//! already on is the program's own choice and stays, unless --force; every other one gets
-//! kashim's values. Listeners matter most: the sockets accepted from them later inherit their
-//! options in the kernel. Each duplicate is closed as soon as its socket is done, and is checked
-//! to still be the socket /proc listed (the number may have been closed and reused meanwhile).
+//! Each TCP socket (IPv4/IPv6, connections and listeners) gets the one rule
+//! ([`kashim_config::keepalive::judge`]): keepalive off, or on with the default timers of the
+//! socket's network namespace, gets kashim's values; timers the program chose stay, unless
+//! --force (replaced) or --force=cap (longer ones lowered). Listeners matter most: the sockets
+//! accepted from them later inherit their options in the kernel, unless the program sets its own
+//! on each. Each duplicate is closed as soon as its socket is done, and is checked to still be
+//! the socket /proc listed (the number may have been closed and reused meanwhile).
 
 use crate::cli::Invocation;
 use crate::error::{Error, Result, EXIT_FAILURE};
 use crate::inspect::{
-    check_process, no_such_process, print_out, tcp_sockets, AttachColumn, Survey,
+    check_process, no_such_process, print_out, tcp_sockets, AttachColumn, Judging, Survey,
 };
-use crate::json::Json;
+use crate::kernel_defaults;
 use crate::pidfd::{permission_hint, DupError, PidFd};
-use crate::proc_net::show_addr;
+use crate::proc_net::{show_addr, TcpSocket};
 use crate::settings;
-use crate::sockopt::{self, errno_text, Applied};
+use crate::sockopt::{self, errno_text, Applied, Keepalive};
+use kashim_config::keepalive::{Judgement, Timers};
 use kashim_config::Config;
+use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
@@ -36,11 +40,30 @@ impl Outcome {
     fn describe(&self) -> (String, &'static str, Option<String>) {
         match self {
             Outcome::Done(Applied::Configured {
-                replaced_own: false,
+                found: Judgement::Off,
             }) => ("configured".into(), "configured", None),
-            Outcome::Done(Applied::Configured { replaced_own: true }) => (
+            Outcome::Done(Applied::Configured {
+                found: Judgement::DefaultTimers,
+            }) => (
+                "configured (keepalive was on with the kernel's default timers)".into(),
+                "configured_default_timers",
+                None,
+            ),
+            Outcome::Done(Applied::Configured {
+                found: Judgement::ChosenTimers,
+            }) => (
                 "configured (replaced the program's own: --force)".into(),
-                "configured",
+                "replaced_own",
+                None,
+            ),
+            Outcome::Done(Applied::Capped { lowered: true }) => (
+                "capped (--force=cap lowered the program's longer timers)".into(),
+                "capped",
+                None,
+            ),
+            Outcome::Done(Applied::Capped { lowered: false }) => (
+                "left alone: the program's own, within --force=cap".into(),
+                "within_cap",
                 None,
             ),
             Outcome::Done(Applied::ProgramsOwn) => (
@@ -57,17 +80,13 @@ impl Outcome {
 struct Outcomes(HashMap<u64, Outcome>);
 
 impl AttachColumn for Outcomes {
-    fn outcome(&self, inode: u64) -> (String, Json) {
+    fn outcome(&self, inode: u64) -> (String, Value) {
         let (text, result, why) = match self.0.get(&inode) {
             Some(outcome) => outcome.describe(),
             // Opened by the process while attach was working.
             None => ("- (new since attach began)".into(), "new", None),
         };
-        let json = Json::Obj(vec![
-            ("result", Json::str(result)),
-            ("error", Json::opt(why, Json::Str)),
-        ]);
-        (text, json)
+        (text, json!({"result": result, "error": why}))
     }
 }
 
@@ -92,6 +111,11 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
         _ => Error::failure(format!("{label}: pidfd_open: {}", errno_text(&e))),
     })?;
     let sockets = tcp_sockets(pid, &label, Some(&pidfd))?;
+    let judging = Judging {
+        threshold_s: config.idle_s,
+        defaults: kernel_defaults::of_pid_or_linux(pid),
+    };
+    let mut before: HashMap<u64, Keepalive> = HashMap::new();
     let mut outcomes = HashMap::new();
     let mut changed = 0;
     for (fd, sock) in &sockets {
@@ -100,10 +124,15 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
                 Outcome::Failed("not a TCP socket any more".into())
             }
             // The duplicate is closed at the end of this arm.
-            Ok(dup) => match sockopt::apply(dup.as_fd(), &config) {
-                Ok(applied) => Outcome::Done(applied),
-                Err(why) => Outcome::Failed(why),
-            },
+            Ok(dup) => {
+                if let Ok(opts) = sockopt::read(dup.as_fd()) {
+                    before.insert(sock.inode, opts);
+                }
+                match sockopt::apply(dup.as_fd(), &config, judging.defaults) {
+                    Ok(applied) => Outcome::Done(applied),
+                    Err(why) => Outcome::Failed(why),
+                }
+            }
             Err(DupError::NotPermitted(e)) => {
                 return Err(Error::failure(format!(
                     "{label}: not permitted to take its sockets (pidfd_getfd: {}); {}{}",
@@ -136,7 +165,7 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
         outcomes.insert(sock.inode, outcome);
     }
 
-    let after = Survey::take(pid, Ok(&pidfd), &label).map_err(|mut e| {
+    let after = Survey::take(pid, Ok(&pidfd), &label, judging).map_err(|mut e| {
         if let Some(line) = e.lines.first_mut() {
             line.push_str(&changed_so_far(changed));
         }
@@ -144,6 +173,7 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
     })?;
     let outcomes = Outcomes(outcomes);
     let failed = outcomes.0.values().any(|o| matches!(o, Outcome::Failed(_)));
+    let accepting = accepting(&sockets, &before, judging.defaults);
     let covers_future = after.entries.iter().any(|e| e.sock.listening());
     // Sockets that closed meanwhile are gone from the view after; they are named here.
     let still_open: HashSet<u64> = after.entries.iter().map(|e| e.sock.inode).collect();
@@ -155,22 +185,20 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
         .map(|(fd, s)| format!("fd {fd} ({} {})", show_addr(&s.local), show_addr(&s.remote)))
         .collect();
     if inv.json {
-        let Json::Obj(mut fields) = after.json(Some(&outcomes)) else {
-            unreachable!("a survey is an object")
+        let mut report = after.json(Some(&outcomes));
+        report["settings"] = settings_json(&config);
+        report["closed_during_attach"] = json!(closed);
+        report["future_accepted_connections_covered"] =
+            json!(covers_future && accepting != Accepting::ResetsItsOwn);
+        report["program_sets_keepalive_on_accepted"] = match accepting {
+            Accepting::ResetsItsOwn => json!(true),
+            Accepting::Inherits => json!(false),
+            Accepting::Unknown => Value::Null,
         };
-        fields.push(("settings", settings_json(&config)));
-        fields.push((
-            "closed_during_attach",
-            Json::Arr(closed.into_iter().map(Json::Str).collect()),
-        ));
-        fields.push((
-            "future_accepted_connections_covered",
-            Json::Bool(covers_future),
-        ));
-        print_out(&(Json::Obj(fields).to_text() + "\n"));
+        print_out(&(report.to_string() + "\n"));
     } else {
         let mut text = after.table(Some(&outcomes));
-        // The "K of N" line stays last.
+        // The summary line stays last.
         let last = text.trim_end().rfind('\n').map_or(0, |i| i + 1);
         let summary = text.split_off(last);
         if !closed.is_empty() {
@@ -179,11 +207,24 @@ pub fn main(inv: &Invocation, pid: i32) -> Result<ExitCode> {
                 closed.join(", ")
             ));
         }
-        text.push_str(&future_note(pid, covers_future, &config));
+        text.push_str(&future_note(pid, covers_future, accepting, &config));
+        let own_long = after
+            .connections()
+            .filter(|e| {
+                e.judgement(judging.defaults) == Some(Judgement::ChosenTimers)
+                    && e.at_risk(judging.threshold_s) == Some(true)
+            })
+            .count();
+        if own_long > 0 {
+            text.push_str(&format!(
+                "note: {own_long} connection(s) keep the program's own timers, with a first probe after more than {}s: --force=cap lowers them (--force replaces them)\n",
+                judging.threshold_s
+            ));
+        }
         text.push_str(&summary);
         print_out(&text);
     }
-    Ok(if !failed && after.all_have_keepalive() {
+    Ok(if !failed && after.none_at_risk() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILURE)
@@ -204,11 +245,64 @@ fn changed_so_far(changed: usize) -> String {
     }
 }
 
-fn future_note(pid: i32, covers_future: bool, config: &Config) -> String {
+/// Whether the program sets keepalive timers itself on the connections it accepts, told from
+/// the options its listeners and their accepted connections had before attach changed them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Accepting {
+    /// An accepted connection had timers of its own, or keepalive off where its listener had it
+    /// on: the program sets them on each.
+    ResetsItsOwn,
+    /// Every accepted connection had its listener's options.
+    Inherits,
+    /// No accepted connection to compare with.
+    Unknown,
+}
+
+fn accepting(
+    sockets: &[(std::os::fd::RawFd, TcpSocket)],
+    before: &HashMap<u64, Keepalive>,
+    defaults: Timers,
+) -> Accepting {
+    let listeners: HashMap<std::net::SocketAddr, Keepalive> = sockets
+        .iter()
+        .filter(|(_, s)| s.listening())
+        .filter_map(|(_, s)| Some((s.local, *before.get(&s.inode)?)))
+        .collect();
+    let mut seen = Accepting::Unknown;
+    for (_, s) in sockets.iter().filter(|(_, s)| !s.listening()) {
+        // An accepted connection has its listener's local port (and address, or the wildcard).
+        let listener = listeners.iter().find(|(addr, _)| {
+            addr.port() == s.local.port()
+                && (addr.ip() == s.local.ip() || addr.ip().is_unspecified())
+        });
+        if let (Some((_, l)), Some(c)) = (listener, before.get(&s.inode)) {
+            // Turning SO_KEEPALIVE on (sshd) keeps the inherited timers; setting timers of its
+            // own (Redis) or turning keepalive off does not.
+            let own_timers = c.on && c.timers() != l.timers() && c.timers() != defaults;
+            if own_timers || (l.on && !c.on) {
+                return Accepting::ResetsItsOwn;
+            }
+            seen = Accepting::Inherits;
+        }
+    }
+    seen
+}
+
+fn future_note(pid: i32, covers_future: bool, accepting: Accepting, config: &Config) -> String {
     let ebpf = ebpf_hint(pid, config);
-    if covers_future {
+    if covers_future && accepting == Accepting::ResetsItsOwn {
         format!(
-            "note: connections process {pid} accepts from now on inherit keepalive from its listening socket(s); \
+            "note: process {pid} sets keepalive itself on the connections it accepts (they had other timers than its listening socket): \
+             connections it accepts or opens from now on keep the program's settings, not kashim's; \
+             to cover them, restart it under kashim, or {ebpf}\n"
+        )
+    } else if covers_future {
+        let unless = match accepting {
+            Accepting::Inherits => "",
+            _ => " (unless the program sets its own options on each accepted socket, as Redis does: attach again later to see)",
+        };
+        format!(
+            "note: connections process {pid} accepts from now on inherit keepalive from its listening socket(s){unless}; \
              connections it opens itself later are not covered: for those, restart it under kashim, or {ebpf}\n"
         )
     } else {
@@ -240,6 +334,8 @@ fn ebpf_hint(pid: i32, c: &Config) -> String {
             }
             if c.force {
                 options.push_str(" --force");
+            } else if c.force_cap {
+                options.push_str(" --force=cap");
             }
             format!(
                 "run: kashim --ebpf --cgroup {path} {options} (every new connection of that cgroup's processes)"
@@ -251,18 +347,18 @@ fn ebpf_hint(pid: i32, c: &Config) -> String {
     }
 }
 
-fn settings_json(c: &Config) -> Json {
-    Json::Obj(vec![
-        ("idle_s", Json::num(c.idle_s)),
-        ("interval_s", Json::num(c.interval_s)),
-        ("count", Json::num(c.count)),
-        ("user_timeout_ms", Json::opt(c.user_timeout_ms, Json::num)),
-        ("force", Json::Bool(c.force)),
-    ])
+fn settings_json(c: &Config) -> Value {
+    json!({
+        "idle_s": c.idle_s,
+        "interval_s": c.interval_s,
+        "count": c.count,
+        "user_timeout_ms": c.user_timeout_ms,
+        "force": if c.force { json!(true) } else if c.force_cap { json!("cap") } else { json!(false) },
+    })
 }
 
 /// The settings --attach cannot honour: scope rules (they are decided per connection as it is
-/// made), `FORCE=cap` and `CHILDREN` (a library setting).
+/// made) and `CHILDREN` (a library setting).
 fn unsupported(config: &kashim_config::Config) -> Option<&'static str> {
     let scope = &config.scope;
     if scope.direction != kashim_config::Direction::Both {
@@ -271,8 +367,6 @@ fn unsupported(config: &kashim_config::Config) -> Option<&'static str> {
         Some("KASHIM_ONLY")
     } else if scope.except.given() {
         Some("KASHIM_EXCEPT")
-    } else if config.force_cap {
-        Some("KASHIM_FORCE=cap")
     } else if !config.children {
         Some("KASHIM_CHILDREN=0")
     } else {

@@ -62,14 +62,16 @@ pub struct Flag {
 use ModeKind::*;
 const KEEPALIVE_MODES: &[ModeKind] = &[Run, PrintEnv, Attach, Ebpf];
 const PRELOAD_MODES: &[ModeKind] = &[Run, PrintEnv];
-/// Scope rules and --force=cap: the library decides them at connect()/accept()/setsockopt, the
-/// eBPF program at connection establishment. --attach does not apply them (yet): an error there,
-/// never silently ignored.
+/// Scope rules: the library decides them at connect()/accept(), the eBPF program at connection
+/// establishment. --attach does not apply them (yet): an error there, never silently ignored.
 const SCOPE_MODES: &[ModeKind] = &[Run, PrintEnv, Ebpf];
 /// --no-children changes the environment COMMAND's children inherit: LD_PRELOAD modes only
 /// (--ebpf covers the whole cgroup, children included).
 const CHILDREN_MODES: &[ModeKind] = &[Run, PrintEnv];
 const ANY: &[ModeKind] = &[Run, PrintEnv, Inspect, Attach, Ebpf];
+/// --force=cap: the library applies it at each setsockopt, the eBPF program and --attach to the
+/// timers they find.
+const CAP_MODES: &[ModeKind] = &[Run, PrintEnv, Attach, Ebpf];
 
 pub const FLAGS: &[Flag] = &[
     Flag {
@@ -77,8 +79,8 @@ pub const FLAGS: &[Flag] = &[
         short: None,
         value: Value::Required("D"),
         accepts: "a duration such as 30s, 10m or 1h; 1s to 32767s",
-        help: "idle time before the first probe (KASHIM_IDLE).\nDefault 60s; 1s to 32767s in whole seconds.",
-        modes: KEEPALIVE_MODES,
+        help: "idle time before the first probe (KASHIM_IDLE).\nDefault 60s; 1s to 32767s in whole seconds. With --inspect and --attach also\nthe threshold: a connection is at risk when keepalive is off or its first\nprobe comes later.",
+        modes: ANY,
         var: Some("KASHIM_IDLE"),
     },
     Flag {
@@ -113,7 +115,7 @@ pub const FLAGS: &[Flag] = &[
         short: None,
         value: Value::Attached("cap|true"),
         accepts: "cap or true",
-        help: "kashim's values replace the program's own keepalive settings\n(KASHIM_FORCE=1). --force=cap: kashim's idle, interval and count are\nupper bounds: longer values of the program are lowered, shorter ones and\nkeepalive turned off stand (not with --attach). Default: the program's own\nchoice wins.",
+        help: "kashim's values replace the program's own keepalive settings\n(KASHIM_FORCE=1). --force=cap: kashim's idle, interval and count are\nupper bounds: longer values of the program are lowered, shorter ones and\nkeepalive turned off stand. Default: the program's own choice wins\n(keepalive on with the kernel's default timers is no choice: kashim sets its own).",
         modes: KEEPALIVE_MODES,
         var: Some("KASHIM_FORCE"),
     },
@@ -192,9 +194,9 @@ pub const FLAGS: &[Flag] = &[
     Flag {
         long: "--inspect",
         short: None,
-        value: Value::Required("PID"),
+        value: Value::Optional("PID"),
         accepts: "a process id",
-        help: "list the TCP connections of process PID with their keepalive state, then\n\"K of N connections have keepalive\". Exit 0 only when all have it.",
+        help: "list the TCP connections of process PID with their keepalive and how long\neach has been idle, then \"K of N connections at risk\" (keepalive off, or a\nfirst probe later than --idle). Without PID: every process of the host,\nthose with connections at risk. Exit 0 only when none is at risk.",
         modes: &[Inspect],
         var: None,
     },
@@ -312,10 +314,19 @@ pub enum Mode {
     Help,
     Version,
     Completion(String),
-    Run { command: Vec<OsString> },
-    PrintEnv { form: EnvForm },
-    Inspect { pid: i32 },
-    Attach { pid: i32 },
+    Run {
+        command: Vec<OsString>,
+    },
+    PrintEnv {
+        form: EnvForm,
+    },
+    /// `None`: the whole host.
+    Inspect {
+        pid: Option<i32>,
+    },
+    Attach {
+        pid: i32,
+    },
     Ebpf(EbpfMode),
 }
 
@@ -412,7 +423,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
             }),
             "--lib" => lib = Some(PathBuf::from(nonempty(value.unwrap(), f)?)),
             "--print-env" => print_env = Some(value),
-            "--inspect" => inspect = Some(pid(value.unwrap(), f)?),
+            "--inspect" => inspect = Some(value.map(|v| pid(v, f)).transpose()?),
             "--attach" => attach = Some(pid(value.unwrap(), f)?),
             "--ebpf" => ebpf = true,
             "--cgroup" => cgroup = Some(PathBuf::from(nonempty(value.unwrap(), f)?)),
@@ -477,14 +488,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
             )));
         }
     }
-    // cap is decided by the library at each setsockopt; --attach and --ebpf cannot apply it.
-    if !SCOPE_MODES.contains(&kind)
+    if !CAP_MODES.contains(&kind)
         && settings
             .iter()
             .any(|s| s.var == "KASHIM_FORCE" && s.value.eq_ignore_ascii_case("cap"))
     {
         return Err(Error::usage(format!(
-            "--force=cap has no effect with {} (it applies to: a run, --print-env, --ebpf)",
+            "--force=cap has no effect with {} (it applies to: a run, --print-env, --attach, --ebpf)",
             kind.flag()
         )));
     }
@@ -599,13 +609,20 @@ fn required_value(parser: &mut Parser, spelled: &str, f: &Flag) -> Result<OsStri
     }
 }
 
-/// The value of a flag whose value may be left out: the next word, unless it is an option.
+/// The value of a flag whose value may be left out: the next word, unless it is an option. A
+/// negative number is taken, to be refused by name (`--inspect -3`).
 fn optional_value(parser: &mut Parser) -> Option<OsString> {
     if let Some(v) = parser.optional_value() {
         return Some(v);
     }
     let mut raw = parser.try_raw_args()?;
-    raw.next_if(|next| !next.to_string_lossy().starts_with('-'))
+    raw.next_if(|next| {
+        let next = next.to_string_lossy();
+        match next.strip_prefix('-') {
+            Some(rest) => rest.starts_with(|c: char| c.is_ascii_digit()),
+            None => true,
+        }
+    })
 }
 
 fn nonempty(value: OsString, f: &Flag) -> Result<OsString> {

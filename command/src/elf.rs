@@ -1,163 +1,148 @@
-//! Just enough ELF reading to answer two questions without running anything:
-//! does an executable go through the dynamic loader (`PT_INTERP`), so LD_PRELOAD can reach it,
-//! and is a file a libkashim.so this machine can load (right class and machine, and the
-//! `KASHIM_LIBRARY` marker among its dynamic symbols)?
+//! What kashim needs to know of an ELF file before running anything, read with the `object`
+//! crate (only the parts asked for are read from disk):
+//! - does an executable go through the dynamic loader (`PT_INTERP`), so LD_PRELOAD can reach it,
+//!   and is it a Go program, whose runtime makes its system calls itself (LD_PRELOAD never sees
+//!   its sockets, static or not)?
+//! - is a file a libkashim.so this machine can load: right class and machine, the
+//!   `KASHIM_LIBRARY` marker among its dynamic symbols, and no newer glibc symbol version than
+//!   this machine's glibc has?
 
+use object::elf::PT_INTERP;
+use object::read::elf::{ElfFile, FileHeader, ProgramHeader as _};
+use object::{Endianness, FileKind, Object, ObjectSymbol, ReadCache, ReadRef};
 use std::fs::File;
-use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// The symbol libkashim.so exports so that it can be recognised by reading its file (src/lib.rs).
 pub const MARKER: &[u8] = b"KASHIM_LIBRARY";
 
-const PT_INTERP: u32 = 3;
-const SHT_DYNSYM: u32 = 11;
-const ET_DYN: u16 = 3;
-
 #[cfg(target_arch = "x86_64")]
-const OUR_MACHINE: u16 = 62;
+const OUR_MACHINE: Option<object::Architecture> = Some(object::Architecture::X86_64);
 #[cfg(target_arch = "aarch64")]
-const OUR_MACHINE: u16 = 183;
+const OUR_MACHINE: Option<object::Architecture> = Some(object::Architecture::Aarch64);
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-const OUR_MACHINE: u16 = 0; // unknown here: the machine is not checked
+const OUR_MACHINE: Option<object::Architecture> = None; // not checked here
 
-/// The parts of an ELF file header this module needs, in the file's own byte order.
-struct Header {
+/// What one read of an ELF file found.
+struct Facts {
     is64: bool,
-    le: bool,
-    e_type: u16,
-    machine: u16,
-    phoff: u64,
-    phentsize: u64,
-    phnum: u64,
-    shoff: u64,
-    shentsize: u64,
-    shnum: u64,
+    little_endian: bool,
+    architecture: object::Architecture,
+    shared: bool,
+    interp: bool,
+    go: bool,
+    marker: bool,
+    /// The newest `GLIBC_2.N` version the file needs, as (2, N).
+    glibc: Option<(u32, u32)>,
 }
 
-struct Reader<'a> {
-    file: &'a File,
-    le: bool,
-}
-
-impl Reader<'_> {
-    fn bytes(&self, at: u64, len: usize) -> io::Result<Vec<u8>> {
-        if len > 64 << 20 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "ELF table too large",
-            ));
-        }
-        let mut buf = vec![0; len];
-        self.file.read_exact_at(&mut buf, at)?;
-        Ok(buf)
-    }
-    fn uint(&self, b: &[u8]) -> u64 {
-        let mut v = 0u64;
-        for (i, byte) in b.iter().enumerate() {
-            let shift = if self.le { i } else { b.len() - 1 - i };
-            v |= (*byte as u64) << (8 * shift);
-        }
-        v
+fn facts(path: &Path) -> Result<Option<Facts>, String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let cache = ReadCache::new(file);
+    match FileKind::parse(&cache) {
+        Ok(FileKind::Elf32) => Ok(facts_of::<object::elf::FileHeader32<Endianness>, _>(&cache)),
+        Ok(FileKind::Elf64) => Ok(facts_of::<object::elf::FileHeader64<Endianness>, _>(&cache)),
+        _ => Ok(None),
     }
 }
 
-fn header(file: &File) -> io::Result<Option<Header>> {
-    let mut h = [0u8; 64];
-    let n = read_up_to(file, &mut h)?;
-    if n < 52 || h[..4] != *b"\x7fELF" {
-        return Ok(None);
-    }
-    let is64 = match h[4] {
-        1 => false,
-        2 => true,
-        _ => return Ok(None),
-    };
-    if is64 && n < 64 {
-        return Ok(None);
-    }
-    let le = h[5] == 1;
-    let r = Reader { file, le };
-    let u = |at: usize, len: usize| r.uint(&h[at..at + len]);
-    Ok(Some(if is64 {
-        Header {
-            is64,
-            le,
-            e_type: u(16, 2) as u16,
-            machine: u(18, 2) as u16,
-            phoff: u(32, 8),
-            phentsize: u(54, 2),
-            phnum: u(56, 2),
-            shoff: u(40, 8),
-            shentsize: u(58, 2),
-            shnum: u(60, 2),
-        }
-    } else {
-        Header {
-            is64,
-            le,
-            e_type: u(16, 2) as u16,
-            machine: u(18, 2) as u16,
-            phoff: u(28, 4),
-            phentsize: u(42, 2),
-            phnum: u(44, 2),
-            shoff: u(32, 4),
-            shentsize: u(46, 2),
-            shnum: u(48, 2),
-        }
-    }))
+fn facts_of<'data, Elf, R>(data: R) -> Option<Facts>
+where
+    Elf: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    let elf = ElfFile::<Elf, R>::parse(data).ok()?;
+    let endian = elf.endian();
+    let interp = elf
+        .elf_program_headers()
+        .iter()
+        .any(|ph| ph.p_type(endian) == PT_INTERP);
+    // The Go toolchain writes .go.buildinfo and the Go build-id note into every binary, stripped
+    // or not; runtime.main is the fallback for older ones that keep their symbols.
+    let go = elf.section_by_name(".go.buildinfo").is_some()
+        || elf.section_by_name(".note.go.buildid").is_some()
+        || elf
+            .symbols()
+            .any(|s| s.name_bytes() == Ok(b"runtime.main".as_slice()));
+    let marker = elf
+        .dynamic_symbols()
+        .any(|s| !s.is_undefined() && s.name_bytes() == Ok(MARKER));
+    Some(Facts {
+        is64: elf.is_64(),
+        little_endian: elf.is_little_endian(),
+        architecture: elf.architecture(),
+        shared: elf.elf_header().e_type(endian) == object::elf::ET_DYN,
+        interp,
+        go,
+        marker,
+        glibc: newest_glibc(&elf, endian, data),
+    })
 }
 
-fn read_up_to(file: &File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read_at(&mut buf[got..], got as u64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+/// The newest `GLIBC_2.N` among the versions the file needs (its SHT_GNU_VERNEED section).
+fn newest_glibc<'data, Elf, R>(
+    elf: &ElfFile<'data, Elf, R>,
+    endian: Endianness,
+    data: R,
+) -> Option<(u32, u32)>
+where
+    Elf: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    let sections = elf.elf_section_table();
+    let (needs, link) = sections.gnu_verneed(endian, data).ok()??;
+    let strings = sections.strings(endian, data, link).ok()?;
+    let mut newest = None;
+    for need in needs {
+        let Ok((_, auxes)) = need else { break };
+        for aux in auxes.flatten() {
+            let Ok(name) = aux.name(endian, strings) else {
+                continue;
+            };
+            if let Some(version) = glibc_version(name) {
+                newest = newest.max(Some(version));
+            }
         }
     }
-    Ok(got)
+    newest
 }
 
-/// How the kernel will start an executable file.
+/// `GLIBC_2.34` as (2, 34); `None` for other names (GLIBC_PRIVATE, GCC_3.0).
+fn glibc_version(name: &[u8]) -> Option<(u32, u32)> {
+    let text = std::str::from_utf8(name.strip_prefix(b"GLIBC_")?).ok()?;
+    let mut parts = text.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().map_or(Some(0), |m| m.parse().ok())?;
+    Some((major, minor))
+}
+
+/// The version of the glibc kashim itself runs with, as (2, N).
+fn this_glibc() -> Option<(u32, u32)> {
+    // SAFETY: gnu_get_libc_version returns a static NUL-terminated string.
+    let text = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) };
+    glibc_version(&[b"GLIBC_", text.to_bytes()].concat())
+}
+
+/// How the kernel will start an executable file, and whether LD_PRELOAD will see its sockets.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Linking {
     /// It names a dynamic loader, which honours LD_PRELOAD.
     Dynamic,
     /// ELF without `PT_INTERP`: static or static-pie; no loader, no preload.
     Static,
+    /// A Go program (`dynamic`: linked with cgo): the Go runtime calls the kernel itself, so a
+    /// preloaded library never sees its sockets either way.
+    Go { dynamic: bool },
     /// Not ELF (a script, or something the kernel will refuse), or unreadable.
     NotElf,
 }
 
 pub fn linking(path: &Path) -> Linking {
-    let Ok(file) = File::open(path) else {
-        return Linking::NotElf;
-    };
-    let Ok(Some(h)) = header(&file) else {
-        return Linking::NotElf;
-    };
-    // PN_XNUM (0xffff) moves the count elsewhere; no real executable does that.
-    if h.phnum == 0 || h.phnum >= 0xffff || h.phentsize < 8 {
-        return Linking::NotElf;
-    }
-    let r = Reader {
-        file: &file,
-        le: h.le,
-    };
-    let Ok(table) = r.bytes(h.phoff, (h.phnum * h.phentsize) as usize) else {
-        return Linking::NotElf;
-    };
-    let interp = table
-        .chunks_exact(h.phentsize as usize)
-        .any(|ph| r.uint(&ph[..4]) == PT_INTERP as u64);
-    if interp {
-        Linking::Dynamic
-    } else {
-        Linking::Static
+    match facts(path) {
+        Ok(Some(f)) if f.go => Linking::Go { dynamic: f.interp },
+        Ok(Some(f)) if f.interp => Linking::Dynamic,
+        Ok(Some(_)) => Linking::Static,
+        _ => Linking::NotElf,
     }
 }
 
@@ -169,6 +154,8 @@ pub enum NotKashim {
     WrongArch,
     NotShared,
     NoMarker,
+    /// (needed, this machine's)
+    NewerGlibc((u32, u32), (u32, u32)),
 }
 
 impl NotKashim {
@@ -182,104 +169,35 @@ impl NotKashim {
                 "is not libkashim.so (its dynamic symbols have no {})",
                 String::from_utf8_lossy(MARKER)
             ),
+            NotKashim::NewerGlibc((a, b), (c, d)) => format!(
+                "needs GLIBC_{a}.{b}, but this machine has glibc {c}.{d}: use a build made for an older glibc"
+            ),
         }
     }
 }
 
 /// Checks that `path` is a libkashim.so the dynamic loader of this machine would load, by
-/// reading its ELF header and dynamic symbol table (no process is started).
+/// reading its ELF header, dynamic symbols and needed symbol versions (no process is started).
 pub fn check_kashim_library(path: &Path) -> Result<(), NotKashim> {
-    let file = File::open(path).map_err(|e| NotKashim::Unreadable(e.to_string()))?;
-    let h = header(&file)
-        .map_err(|e| NotKashim::Unreadable(e.to_string()))?
+    let f = facts(path)
+        .map_err(NotKashim::Unreadable)?
         .ok_or(NotKashim::NotElf)?;
-    if h.is64 != cfg!(target_pointer_width = "64")
-        || h.le != cfg!(target_endian = "little")
-        || (OUR_MACHINE != 0 && h.machine != OUR_MACHINE)
+    if f.is64 != cfg!(target_pointer_width = "64")
+        || f.little_endian != cfg!(target_endian = "little")
+        || OUR_MACHINE.is_some_and(|ours| f.architecture != ours)
     {
         return Err(NotKashim::WrongArch);
     }
-    if h.e_type != ET_DYN {
+    if !f.shared {
         return Err(NotKashim::NotShared);
     }
-    if has_dynamic_symbol(&file, &h, MARKER).unwrap_or(false) {
-        Ok(())
-    } else {
-        Err(NotKashim::NoMarker)
+    if !f.marker {
+        return Err(NotKashim::NoMarker);
     }
-}
-
-/// True if the file's `.dynsym` defines `name`.
-fn has_dynamic_symbol(file: &File, h: &Header, name: &[u8]) -> io::Result<bool> {
-    let r = Reader { file, le: h.le };
-    let min_shentsize = if h.is64 { 64 } else { 40 };
-    if h.shnum == 0 || h.shentsize < min_shentsize {
-        return Ok(false);
+    match (f.glibc, this_glibc()) {
+        (Some(needed), Some(ours)) if needed > ours => Err(NotKashim::NewerGlibc(needed, ours)),
+        _ => Ok(()),
     }
-    let sections = r.bytes(h.shoff, (h.shnum * h.shentsize) as usize)?;
-    let section = |i: u64| -> Option<&[u8]> {
-        let start = (i * h.shentsize) as usize;
-        sections.get(start..start + h.shentsize as usize)
-    };
-    // (type, link, offset, size, entsize) of a section header.
-    let fields = |s: &[u8]| {
-        if h.is64 {
-            (
-                r.uint(&s[4..8]) as u32,
-                r.uint(&s[40..44]),
-                r.uint(&s[24..32]),
-                r.uint(&s[32..40]),
-                r.uint(&s[56..64]),
-            )
-        } else {
-            (
-                r.uint(&s[4..8]) as u32,
-                r.uint(&s[24..28]),
-                r.uint(&s[16..20]),
-                r.uint(&s[20..24]),
-                r.uint(&s[36..40]),
-            )
-        }
-    };
-    for i in 0..h.shnum {
-        let Some(s) = section(i) else { break };
-        let (kind, link, offset, size, entsize) = fields(s);
-        if kind != SHT_DYNSYM {
-            continue;
-        }
-        let Some(strtab) = section(link) else {
-            return Ok(false);
-        };
-        let (_, _, str_off, str_size, _) = fields(strtab);
-        let strings = r.bytes(str_off, str_size as usize)?;
-        let syms = r.bytes(offset, size as usize)?;
-        let entsize = if entsize == 0 {
-            min_shentsize / 2 + 8
-        } else {
-            entsize
-        } as usize;
-        for sym in syms.chunks_exact(entsize) {
-            // st_name at 0 in both classes; st_shndx at 6 (64-bit) or 14 (32-bit).
-            let name_at = r.uint(&sym[0..4]) as usize;
-            let shndx = if h.is64 {
-                r.uint(&sym[6..8])
-            } else {
-                r.uint(&sym[14..16])
-            };
-            if shndx == 0 {
-                continue; // undefined: imported, not exported
-            }
-            let Some(rest) = strings.get(name_at..) else {
-                continue;
-            };
-            let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
-            if &rest[..end] == name {
-                return Ok(true);
-            }
-        }
-        return Ok(false);
-    }
-    Ok(false)
 }
 
 #[cfg(test)]
@@ -312,5 +230,18 @@ mod tests {
         if libc.exists() {
             assert_eq!(check_kashim_library(libc), Err(NotKashim::NoMarker));
         }
+    }
+
+    #[test]
+    fn glibc_versions_compare_as_numbers() {
+        assert_eq!(glibc_version(b"GLIBC_2.34"), Some((2, 34)));
+        assert_eq!(glibc_version(b"GLIBC_2.2.5"), Some((2, 2)));
+        assert_eq!(glibc_version(b"GLIBC_PRIVATE"), None);
+        assert!(Some((2, 4)) < Some((2, 34)));
+        assert!(this_glibc().unwrap() >= (2, 17));
+        // This very binary needs no newer glibc than the one it runs with.
+        let me = std::env::current_exe().unwrap();
+        let f = facts(&me).unwrap().unwrap();
+        assert!(f.glibc.unwrap() <= this_glibc().unwrap());
     }
 }

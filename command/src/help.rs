@@ -8,7 +8,7 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 Usage: kashim [options] [--] COMMAND [ARGS...]
        kashim [options] --print-env [shell|systemd|docker]
-       kashim --inspect PID [--json]
+       kashim --inspect [PID] [--idle D] [--json]
        kashim [options] --attach PID [--json]
        kashim --ebpf [options] -- COMMAND [ARGS...]
        kashim --ebpf --cgroup PATH [options] | --cgroup PATH --detach | --status [--json]
@@ -24,8 +24,8 @@ const FOOTER: &str = "
 D is a duration: a bare number is seconds; suffixes ms, s, m, h (600, 30s, 10m, 1h, 1500ms).
 LD_PRELOAD is extended, not replaced. kashim warns (and runs COMMAND anyway) when LD_PRELOAD
 cannot reach COMMAND (static, setuid/setgid, file capabilities); --ebpf reaches those.
-Exit status: a run and --ebpf -- COMMAND: COMMAND's own; --inspect/--attach: 0 when every
-connection has keepalive, 1 otherwise or on an error; --ebpf --cgroup/--detach/--status: 0 when
+Exit status: a run and --ebpf -- COMMAND: COMMAND's own; --inspect/--attach: 0 when no
+connection is at risk, 1 otherwise or on an error (a zombie, a kernel thread); --ebpf --cgroup/--detach/--status: 0 when
 done, 1 on an error; 2 for a bad option or value; 125 if kashim cannot find or load its library;
 126/127 if COMMAND cannot be run / is not found.
 ";

@@ -73,6 +73,8 @@ pub struct TcpSocket {
     pub when_ms: u64,
     /// Keepalive (or zero-window) probes sent and not answered.
     pub probes: u32,
+    /// Milliseconds since the connection last sent or received data (tcp_info; not in /proc).
+    pub idle_ms: Option<u64>,
 }
 
 impl TcpSocket {
@@ -101,6 +103,7 @@ pub fn parse_line(line: &str) -> Option<TcpSocket> {
         timer,
         when_ms: u64::from_str_radix(when, 16).ok()? * 1000 / ticks_per_second(),
         probes: f[8].parse().ok()?,
+        idle_ms: None,
     })
 }
 

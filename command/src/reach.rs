@@ -34,6 +34,8 @@ pub enum Reach {
     Normal,
     /// The file the kernel really starts (`path`, perhaps a script's interpreter) is static.
     Static(PathBuf),
+    /// A Go program: its runtime calls the kernel itself, whatever its linking.
+    Go(PathBuf),
     /// Secure-execution mode: LD_PRELOAD paths with a slash are ignored, /etc/ld.so.preload is not.
     Secure(PathBuf, Secure),
 }
@@ -49,6 +51,16 @@ pub fn warning(reach: &Reach, system_wide: bool, settings: bool) -> Option<Strin
             path.display(),
             if system_wide {
                 "no dynamic loader runs, so neither LD_PRELOAD nor /etc/ld.so.preload"
+            } else {
+                "LD_PRELOAD"
+            }
+        )),
+        Reach::Go(path) => Some(format!(
+            "warning: {} is a Go program: Go makes its system calls itself, so {} never \
+             sees its sockets (kashim --ebpf reaches it): keepalive is NOT on for them; running it anyway",
+            path.display(),
+            if system_wide {
+                "neither LD_PRELOAD nor /etc/ld.so.preload"
             } else {
                 "LD_PRELOAD"
             }
@@ -86,10 +98,14 @@ fn judge_at(path: &Path, depth: u32) -> Reach {
             None => Reach::Normal,
         };
     }
+    let linking = elf::linking(path);
+    if matches!(linking, Linking::Go { .. }) {
+        return Reach::Go(path.to_path_buf());
+    }
     if let Some(why) = secure_execution(path) {
         return Reach::Secure(path.to_path_buf(), why);
     }
-    match elf::linking(path) {
+    match linking {
         Linking::Static => Reach::Static(path.to_path_buf()),
         _ => Reach::Normal,
     }

@@ -1,4 +1,5 @@
-//! One TCP socket's kernel view (state, timer, unanswered probes) through NETLINK_SOCK_DIAG,
+//! One TCP socket's kernel view (state, timer, unanswered probes, time since its last data)
+//! through NETLINK_SOCK_DIAG,
 //! looked up by its addresses, as `ss` does. This costs the same for every socket, where reading
 //! /proc/net/tcp costs the whole namespace's table (tens of thousands of lines on a busy host).
 //! The lookup happens in kashim's own network namespace, so it is used only for a target in the
@@ -11,6 +12,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// The reply attribute carrying struct tcp_info, and the request bit asking for it.
+const INET_DIAG_INFO: u16 = 2;
 
 /// struct inet_diag_sockid: ports and addresses in network byte order.
 #[repr(C)]
@@ -95,7 +98,7 @@ impl SockDiag {
             },
             family: family as u8,
             protocol: libc::IPPROTO_TCP as u8,
-            ext: 0,
+            ext: 1 << (INET_DIAG_INFO - 1),
             pad: 0,
             states: !0,
             id: SockId {
@@ -183,6 +186,7 @@ fn parse_reply(buf: &[u8]) -> io::Result<Option<TcpSocket>> {
         SocketAddr::new(ip, u16::from_be_bytes(port))
     };
     Ok(Some(TcpSocket {
+        idle_ms: idle_from_attributes(body.get(size_of::<Message>()..).unwrap_or(&[])),
         inode: m.inode as u64,
         local: addr(m.id.src, m.id.sport),
         remote: addr(m.id.dst, m.id.dport),
@@ -191,6 +195,32 @@ fn parse_reply(buf: &[u8]) -> io::Result<Option<TcpSocket>> {
         when_ms: m.expires as u64,
         probes: m.retrans as u32,
     }))
+}
+
+/// The time since the connection last sent or received data, from the tcp_info attribute
+/// (`tcpi_last_data_sent` and `tcpi_last_data_recv`, milliseconds, at byte offsets 44 and 52).
+fn idle_from_attributes(mut attrs: &[u8]) -> Option<u64> {
+    while attrs.len() >= 4 {
+        let len = u16::from_ne_bytes([attrs[0], attrs[1]]) as usize;
+        let kind = u16::from_ne_bytes([attrs[2], attrs[3]]);
+        if len < 4 || len > attrs.len() {
+            return None;
+        }
+        if kind == INET_DIAG_INFO {
+            return idle_from_tcp_info(&attrs[4..len]);
+        }
+        attrs = &attrs[((len + 3) & !3).min(attrs.len())..];
+    }
+    None
+}
+
+/// Milliseconds since the last data sent or received, from a struct tcp_info's bytes.
+pub fn idle_from_tcp_info(info: &[u8]) -> Option<u64> {
+    let field = |at: usize| {
+        info.get(at..at + 4)
+            .map(|b| u32::from_ne_bytes(b.try_into().unwrap()) as u64)
+    };
+    Some(field(44)?.min(field(52)?))
 }
 
 /// The local and (when connected) remote address of a socket held by kashim.
@@ -262,6 +292,8 @@ mod tests {
         );
         let (llocal, lremote) = addresses(l.as_fd()).unwrap();
         assert_eq!(lremote, None);
+        // Just connected: idle for well under a minute.
+        assert!(s.idle_ms.unwrap() < 60_000, "{:?}", s.idle_ms);
         let ls = diag.lookup(llocal, None).unwrap().unwrap();
         assert!(ls.listening());
         assert_ne!(ls.inode, s.inode);

@@ -1,7 +1,9 @@
 //! Reading and setting the keepalive options of a socket the command holds (a pidfd_getfd
-//! duplicate), with the same rules as the library: the program's own SO_KEEPALIVE wins unless
-//! FORCE.
+//! duplicate), with the one rule the library also follows: keepalive off, or on with the
+//! namespace's default timers, gets kashim's values; timers the program chose stay unless FORCE
+//! (or are bounded by FORCE=cap).
 
+use kashim_config::keepalive::{self, Judgement, Timers};
 use kashim_config::Config;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -18,6 +20,14 @@ pub struct Keepalive {
 }
 
 impl Keepalive {
+    pub fn timers(&self) -> Timers {
+        Timers {
+            idle_s: self.idle_s,
+            interval_s: self.interval_s,
+            count: self.count,
+        }
+    }
+
     /// `30s/10s/6`, plus the user timeout when one is set.
     pub fn timers_text(&self) -> String {
         let mut text = format!("{}s/{}s/{}", self.idle_s, self.interval_s, self.count);
@@ -82,6 +92,27 @@ pub fn read(fd: BorrowedFd) -> io::Result<Keepalive> {
     })
 }
 
+/// Milliseconds since the connection last sent or received data (getsockopt TCP_INFO).
+pub fn idle_ms(fd: BorrowedFd) -> io::Result<u64> {
+    let mut info = [0u8; 256];
+    let mut len = info.len() as libc::socklen_t;
+    // SAFETY: info and len are valid for the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr() as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    crate::sock_diag::idle_from_tcp_info(&info[..len as usize])
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
 /// True for a TCP socket (stream, protocol TCP): the only kind kashim ever changes.
 pub fn is_tcp(fd: BorrowedFd) -> bool {
     matches!(
@@ -97,19 +128,28 @@ pub fn is_tcp(fd: BorrowedFd) -> bool {
 /// What [`apply`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Applied {
-    /// SO_KEEPALIVE was off (or --force): kashim's values are set.
-    Configured { replaced_own: bool },
-    /// SO_KEEPALIVE was already on: the program's own choice, left alone.
+    /// kashim's values are set; `found` is what the socket had: keepalive off, on with the
+    /// namespace's default timers (nobody chose them), or the program's own timers (--force).
+    Configured { found: Judgement },
+    /// --force=cap on the program's own timers: the longer ones lowered to kashim's, the
+    /// shorter ones kept; `lowered` false when all were within the bounds already.
+    Capped { lowered: bool },
+    /// Keepalive on with timers the program chose: its choice, left alone.
     ProgramsOwn,
 }
 
-/// The library's rule for one TCP socket. Errors name the option that failed.
-pub fn apply(fd: BorrowedFd, config: &Config) -> Result<Applied, String> {
-    let own = get(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE)
-        .map_err(|e| format!("getsockopt SO_KEEPALIVE: {}", errno_text(&e)))?
-        != 0;
-    if own && !config.force {
-        return Ok(Applied::ProgramsOwn);
+/// The one rule ([`keepalive::judge`]) for one TCP socket seen from outside, `defaults` being
+/// those of the socket's network namespace. Errors name the option that failed.
+pub fn apply(fd: BorrowedFd, config: &Config, defaults: Timers) -> Result<Applied, String> {
+    let now = read(fd).map_err(|e| format!("getsockopt: {}", errno_text(&e)))?;
+    let found = keepalive::judge(now.on, now.timers(), defaults);
+    match found {
+        Judgement::ChosenTimers if config.force => {}
+        Judgement::ChosenTimers if config.force_cap => return cap(fd, now, config),
+        Judgement::ChosenTimers => return Ok(Applied::ProgramsOwn),
+        // Off cannot be told from never set when seen from outside: configured, as without
+        // --force (and so also under --force=cap).
+        Judgement::Off | Judgement::DefaultTimers => {}
     }
     let mut options = vec![
         // The timers first: turning SO_KEEPALIVE on arms the timer with the current idle time.
@@ -140,12 +180,47 @@ pub fn apply(fd: BorrowedFd, config: &Config) -> Result<Applied, String> {
             ms as i32,
         ));
     }
-    options.push(("SO_KEEPALIVE", libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1));
-    for (name, level, option, value) in options {
+    if !now.on {
+        options.push(("SO_KEEPALIVE", libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1));
+    }
+    set_all(fd, &options)?;
+    Ok(Applied::Configured { found })
+}
+
+/// --force=cap: kashim's idle, interval and count as upper bounds; the user timeout stays the
+/// program's (the library's cap rule, docs/scope.md).
+fn cap(fd: BorrowedFd, now: Keepalive, config: &Config) -> Result<Applied, String> {
+    let options: Vec<_> = [
+        (
+            "TCP_KEEPIDLE",
+            libc::TCP_KEEPIDLE,
+            now.idle_s,
+            config.idle_s,
+        ),
+        (
+            "TCP_KEEPINTVL",
+            libc::TCP_KEEPINTVL,
+            now.interval_s,
+            config.interval_s,
+        ),
+        ("TCP_KEEPCNT", libc::TCP_KEEPCNT, now.count, config.count),
+    ]
+    .into_iter()
+    .filter(|(_, _, theirs, bound)| theirs > bound)
+    .map(|(name, option, _, bound)| (name, libc::IPPROTO_TCP, option, bound as i32))
+    .collect();
+    set_all(fd, &options)?;
+    Ok(Applied::Capped {
+        lowered: !options.is_empty(),
+    })
+}
+
+fn set_all(fd: BorrowedFd, options: &[(&str, i32, i32, i32)]) -> Result<(), String> {
+    for &(name, level, option, value) in options {
         set(fd, level, option, value)
             .map_err(|e| format!("setsockopt {name}={value}: {}", errno_text(&e)))?;
     }
-    Ok(Applied::Configured { replaced_own: own })
+    Ok(())
 }
 
 /// `Invalid argument (EINVAL)`-style text without Rust's "(os error 22)".
@@ -175,14 +250,18 @@ mod tests {
         }
     }
 
+    fn defaults() -> Timers {
+        crate::kernel_defaults::own().unwrap()
+    }
+
     #[test]
     fn configures_a_plain_socket_and_leaves_the_programs_own() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         assert!(is_tcp(l.as_fd()));
         assert_eq!(
-            apply(l.as_fd(), &config(false)),
+            apply(l.as_fd(), &config(false), defaults()),
             Ok(Applied::Configured {
-                replaced_own: false
+                found: Judgement::Off
             })
         );
         let k = read(l.as_fd()).unwrap();
@@ -197,17 +276,57 @@ mod tests {
             }
         );
         assert_eq!(k.timers_text(), "33s/7s/4 ut 61s");
-        // Now keepalive is on: the program's own, unless forced.
+        // Now keepalive is on with chosen timers: the program's own, unless forced.
         let mut other = config(false);
         other.idle_s = 99;
-        assert_eq!(apply(l.as_fd(), &other), Ok(Applied::ProgramsOwn));
+        assert_eq!(
+            apply(l.as_fd(), &other, defaults()),
+            Ok(Applied::ProgramsOwn)
+        );
         assert_eq!(read(l.as_fd()).unwrap().idle_s, 33);
         other.force = true;
         assert_eq!(
-            apply(l.as_fd(), &other),
-            Ok(Applied::Configured { replaced_own: true })
+            apply(l.as_fd(), &other, defaults()),
+            Ok(Applied::Configured {
+                found: Judgement::ChosenTimers
+            })
         );
         assert_eq!(read(l.as_fd()).unwrap().idle_s, 99);
+    }
+
+    #[test]
+    fn keepalive_on_with_the_default_timers_is_configured() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        set(l.as_fd(), libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1).unwrap();
+        assert_eq!(
+            apply(l.as_fd(), &config(false), defaults()),
+            Ok(Applied::Configured {
+                found: Judgement::DefaultTimers
+            })
+        );
+        assert_eq!(read(l.as_fd()).unwrap().timers_text(), "33s/7s/4 ut 61s");
+    }
+
+    #[test]
+    fn cap_lowers_longer_timers_and_keeps_shorter_ones() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        set(l.as_fd(), libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1).unwrap();
+        set(l.as_fd(), libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 300).unwrap();
+        set(l.as_fd(), libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 5).unwrap();
+        let capped = Config {
+            force_cap: true,
+            ..config(false)
+        };
+        assert_eq!(
+            apply(l.as_fd(), &capped, defaults()),
+            Ok(Applied::Capped { lowered: true })
+        );
+        // Idle lowered to 33, interval 5 kept, count lowered to 4, user timeout the program's.
+        assert_eq!(read(l.as_fd()).unwrap().timers_text(), "33s/5s/4");
+        assert_eq!(
+            apply(l.as_fd(), &capped, defaults()),
+            Ok(Applied::Capped { lowered: false })
+        );
     }
 
     #[test]

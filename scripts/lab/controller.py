@@ -39,6 +39,8 @@ def main():
     p.add_argument("--quiet", type=float, default=4.0, help="seconds of silence between tasks")
     p.add_argument("--quiet-until", metavar="FILE", help="after the silence, also wait for FILE")
     p.add_argument("--start-after", metavar="FILE", help="once connected, ping until FILE exists, then task 1")
+    p.add_argument("--keepalive-default", action="store_true",
+                   help="turn SO_KEEPALIVE on for the connection and leave the kernel's timers, as sshd does")
     args = p.parse_args()
 
     # The lab stops a controller that is stuck for good with SIGINT. A shell starts
@@ -55,6 +57,8 @@ def main():
         server.listen(5)
     log("listening on port %d" % server.getsockname()[1])
     sock, addr = server.accept()
+    if args.keepalive_default:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     log("crawler connected from %s:%d" % addr)
     if args.start_after:
         # The lab does something to the live connection first (kashim --attach). Meanwhile

@@ -125,7 +125,7 @@ bad_case '--print-env "yaml" is not a form' --print-env yaml
 bad_case '--print-env takes no COMMAND' --print-env shell "${touch_cmd[@]}"
 bad_case 'must be an absolute path' --print-env docker --lib lib/libkashim.so
 bad_case '--inspect "abc" is not a process id' --inspect abc
-bad_case '--idle has no effect with --inspect' --idle 5 --inspect 1
+bad_case '--count has no effect with --inspect' --count 5 --inspect 1
 if [ "${#bad_failures[@]}" = 0 ]; then pass "wrapper-bad-options ($bad_count cases: exit 2, one line, command not run)"
 else fail wrapper-bad-options "${bad_failures[*]}"; fi
 
@@ -288,6 +288,50 @@ EOF
         if [ -z "$why" ]; then pass "$name"; else fail "$name" "$why"; fi
     }
     warn_case wrapper-dynamic-no-warning none 1 "$K" "$work/ka-dyn"
+
+    # Go programs make their system calls themselves: no keepalive under LD_PRELOAD whatever their
+    # linking (cgo makes them dynamic), and the warning points at --ebpf. ka.go reports as ka.c.
+    if command -v go >/dev/null 2>&1; then
+        cat >"$work/ka.go" <<'EOF'
+package main
+
+import (
+	"fmt"
+	"net"
+	"syscall"
+)
+
+func main() {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	f, _ := l.(*net.TCPListener).File()
+	on, err := syscall.GetsockoptInt(int(f.Fd()), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("keepalive=%d\n", on)
+}
+EOF
+        for linking in static cgo; do
+            if [ "$linking" = static ]; then cgo=0; else cgo=1; fi
+            if CGO_ENABLED=$cgo GOCACHE=$work/gocache GOPATH=$work/gopath GO111MODULE=off \
+                go build -o "$work/ka-go-$linking" "$work/ka.go" 2>"$work/err"; then
+                if [ "$linking" = cgo ] && ! readelf -l "$work/ka-go-$linking" 2>/dev/null | grep -q 'program interpreter'; then
+                    fail "wrapper-go-$linking-warning" "the cgo build is not dynamically linked"
+                    continue
+                fi
+                warn_case "wrapper-go-$linking-warning" "is a Go program: .*kashim --ebpf reaches it" 0 "$K" "$work/ka-go-$linking"
+            else
+                fail "wrapper-go-$linking-warning" "go build failed: $(err)"
+            fi
+        done
+    else
+        skip wrapper-go-static-warning "go not installed (golang-go)"
+        skip wrapper-go-cgo-warning "go not installed (golang-go)"
+    fi
     if gcc -O -static -o "$work/ka-static" "$work/ka.c" 2>/dev/null; then
         warn_case wrapper-static-warning "statically linked" 0 "$K" "$work/ka-static"
         # A script is judged by its interpreter, also through "#!/usr/bin/env NAME".
@@ -515,6 +559,36 @@ if command -v gcc >/dev/null 2>&1; then
         grep -q "other.so is not libkashim.so" "$work/err"; then
         pass wrapper-lib-not-kashim
     else fail wrapper-lib-not-kashim "exit $rc: $(err)"; fi
+fi
+
+# A libkashim.so built for a newer glibc than this machine's (as a build on a newer distribution
+# would be): kashim says which version it needs, exit 125, before anything runs. The library is
+# made here: it exports the marker and needs GLIBC_2.99 from a stub libc.so.6 linked with that
+# version; the real loader is asked first, to show it refuses it.
+if command -v gcc >/dev/null 2>&1; then
+    mkdir -p "$work/stubc" "$work/newglibc"
+    echo 'void kashim_test_newer(void) {}' >"$work/stubc/stub.c"
+    echo 'GLIBC_2.99 { global: kashim_test_newer; local: *; };' >"$work/stubc/stub.map"
+    echo 'extern void kashim_test_newer(void); const char KASHIM_LIBRARY[] = "test"; void kashim_test_call(void) { kashim_test_newer(); }' >"$work/newglibc/fake.c"
+    why=""
+    if gcc -shared -fPIC -nostdlib -Wl,-soname,libc.so.6 -Wl,--version-script="$work/stubc/stub.map" \
+            -o "$work/stubc/libc.so.6" "$work/stubc/stub.c" 2>"$work/err" &&
+        gcc -shared -fPIC -nostdlib -o "$work/newglibc/libkashim.so" "$work/newglibc/fake.c" "$work/stubc/libc.so.6" 2>>"$work/err"; then
+        LD_PRELOAD=$work/newglibc/libkashim.so /bin/true 2>"$work/loader.err"
+        grep -q "GLIBC_2.99' not found" "$work/loader.err" || why+=" the loader did not refuse it: $(cat "$work/loader.err");"
+        rm -f "$work/ran"
+        run "$K" --lib "$work/newglibc/libkashim.so" touch "$work/ran"
+        glibc=$(getconf GNU_LIBC_VERSION | cut -d' ' -f2)
+        [ "$rc" = 125 ] || why+=" exit $rc;"
+        [ ! -e "$work/ran" ] || why+=" the command ran;"
+        [ "$(lines "$work/err")" = 1 ] && grep -q "^kashim: $work/newglibc/libkashim.so needs GLIBC_2.99, but this machine has glibc $glibc" "$work/err" ||
+            why+=" message: $(err);"
+    else
+        why+=" cannot build the test library: $(err);"
+    fi
+    if [ -z "$why" ]; then pass wrapper-lib-newer-glibc; else fail wrapper-lib-newer-glibc "$why"; fi
+else
+    skip wrapper-lib-newer-glibc "gcc not installed"
 fi
 
 # A source checkout without a built library: the first run builds it, shows cargo, and goes on.

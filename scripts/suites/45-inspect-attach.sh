@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Suite 45-inspect-attach: `kashim --inspect PID` and `kashim --attach PID` (issues 8, 9, 13).
+# Suite 45-inspect-attach: `kashim --inspect [PID]` and `kashim --attach PID` (issues 8, 9, 13, 19).
 # The targets are real Python processes started WITHOUT kashim (or with the library preloaded
 # directly); what the kernel reports for their sockets is read back by the process itself
 # (getsockopt), by /proc and by strace. Nothing is mocked. Needs python3; the namespace, privilege
@@ -59,8 +59,8 @@ EOF
 # inspect_case NAME EXPECT_KA [PREFIX...]: start srv.py through PREFIX, inspect it, check every row.
 inspect_case() {
     local name=$1 expect=$2; shift 2
-    local why="" conn pair row secs want_rc=1
-    [ "$expect" = 6 ] && want_rc=0   # exit 0 only when every connection has keepalive
+    local why="" conn pair row secs want_rc=1 risky=6
+    [ "$expect" = 6 ] && want_rc=0 risky=0   # exit 0 only when no connection is at risk
     # No time limit needed: the server ends when its standard input (this suite) goes away.
     coproc SRV { exec "$@" "$PY" "$work/srv.py" 2>&1; }
     # shellcheck disable=SC2153 # SRV_PID is set by coproc
@@ -76,7 +76,7 @@ inspect_case() {
     wait "$srv_pid" 2>/dev/null
     [ "$rc" = "$want_rc" ] || why+=" exit $rc (expected $want_rc): $(err);"
     [ "${#printed[@]}" = 6 ] || why+=" server printed ${#printed[@]} connections;"
-    [ "$(out | tail -n 1)" = "$expect of 6 connections have keepalive" ] ||
+    [ "$(out | tail -n 1)" = "$risky of 6 connections at risk (no keepalive, or a first probe after more than 60s idle)" ] ||
         why+=" last line '$(out | tail -n 1)';"
     for pair in "${printed[@]}"; do
         read -r -a conn <<<"$pair"
@@ -89,9 +89,12 @@ inspect_case() {
             secs=$(sed -n 's/.*yes, fires in \([0-9]*\)\.[0-9]s.*/\1/p' <<<"$row")
             { [ -n "$secs" ] && [ "$secs" -le 30 ] && [ "$secs" -ge 20 ]; } || why+=" bad timer: $row;"
             [[ $row == *" 30s/10s/6 "* ]] || why+=" expected 30s/10s/6: $row;"
+            [[ $row == *"  ok" ]] || why+=" expected ok: $row;"
         else
-            [[ $row == *" NO" ]] || why+=" expected NO: $row;"
+            [[ $row == *" NO  "*"  AT RISK: no keepalive" ]] || why+=" expected NO, at risk: $row;"
         fi
+        # IDLE FOR: just set up, idle for a few seconds at most.
+        [[ $row =~ \ ([0-9])\.[0-9]s\  ]] || why+=" no idle time: $row;"
     done
     [ "$(out | grep -c LISTEN)" = 3 ] || why+=" expected 3 listeners;"
     verdict "$name" "${why:+$why $(out | tr '\n' '|')}"
@@ -125,9 +128,10 @@ d = json.load(open(sys.argv[1]))
 bad = []
 if d["pid"] != int(sys.argv[2]): bad.append("pid %r" % d["pid"])
 if (d["connections"], d["with_keepalive"], d["listening"]) != (6, 6, 3): bad.append("counts")
-if d["all_have_keepalive"] is not True or d["options_read"] is not True: bad.append("flags")
+if d["at_risk"] != 0 or d["threshold_s"] != 60 or d["options_read"] is not True: bad.append("flags")
 conns = [s for s in d["sockets"] if not s["listening"]]
-if len(conns) != 6 or any(not s["keepalive"] or s["idle_s"] != 30 or not 20 <= s["fires_in_s"] <= 30 for s in conns):
+if len(conns) != 6 or any(not s["keepalive"] or s["idle_s"] != 30 or not 20 <= s["fires_in_s"] <= 30
+                          or s["at_risk"] is not False or not 0 <= s["idle_for_s"] < 20 for s in conns):
     bad.append("connections")
 print("; ".join(bad))
 EOF
@@ -158,12 +162,13 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && [ -x /usr/bin/pyt
     srv_pid=$SRV_PID wfd=${SRV[1]}; pids+=("$srv_pid")
     while IFS= read -r -t 20 line <&"${SRV[0]}"; do [ "$line" = ready ] && break; done
     # Effective id nobody (may read the links), real id 1000 (may not take descriptors): the
-    # options cannot be read, keepalive is judged from the kernel's timers.
+    # options cannot be read, keepalive is judged from the kernel's timers; the idle time before
+    # the first probe is not known, so neither is the risk (exit 1).
     run setpriv --ruid 1000 --euid nobody --rgid 1000 --egid nogroup --clear-groups \
         "$work/kashim" --inspect "$srv_pid"
     why=""
-    [ "$rc" = 0 ] || why+=" exit $rc: $(err);"
-    [ "$(out | tail -n 1)" = "6 of 6 connections have keepalive" ] || why+=" last line;"
+    [ "$rc" = 1 ] || why+=" exit $rc: $(err);"
+    [ "$(out | tail -n 1)" = "0 of 6 connections at risk (no keepalive, or a first probe after more than 60s idle); 6 not known" ] || why+=" last line;"
     [ "$(out | grep -c ' ESTABLISHED  ?  *yes, fires in ')" = 6 ] || why+=" expected 6 rows '? yes, fires in';"
     out | grep -q "^note: IDLE/INTVL/CNT shows ? because reading the options (pidfd_getfd) is not permitted: .*CAP_SYS_PTRACE" ||
         why+=" no note;"
@@ -190,7 +195,8 @@ fi
 
 # ---------------------------------------------------------------- --attach
 # asrv.py: a server started WITHOUT kashim. A listener, three connected pairs (client c1..c3,
-# accepted a1..a3; c3 turned SO_KEEPALIVE on itself), a UDP socket and a Unix socket pair. A thread
+# accepted a1..a3; c2 chose its own keepalive timers, 20/5/3; c3 turned SO_KEEPALIVE on and left
+# the kernel's default timers, as sshd does), a UDP socket and a Unix socket pair. A thread
 # keeps a request/answer exchange going on c1/a1 the whole time. Commands on standard input:
 #   report   one line per socket: SO_KEEPALIVE [TCP_KEEPIDLE TCP_KEEPINTVL TCP_KEEPCNT TCP_USER_TIMEOUT],
 #            as the process itself reads them with getsockopt, then "pings N errors E", "end"
@@ -201,10 +207,13 @@ import os, socket, sys, threading, time
 T = socket.IPPROTO_TCP
 l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(64)
 named = {"listener": l}
-for i, own in ((1, False), (2, False), (3, True)):
+for i in (1, 2, 3):
     c = socket.socket()
-    if own:
+    if i in (2, 3):
         c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    if i == 2:
+        for o, v in ((socket.TCP_KEEPIDLE, 20), (socket.TCP_KEEPINTVL, 5), (socket.TCP_KEEPCNT, 3)):
+            c.setsockopt(T, o, v)
     c.connect(l.getsockname()); a, _ = l.accept()
     named["c%d" % i], named["a%d" % i] = c, a
 named["udp"] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); named["udp"].bind(("127.0.0.1", 0))
@@ -298,20 +307,29 @@ fds_after=$(fdtable "$spid")
 
 why=""
 [ "$attach_rc" = 0 ] || why+=" exit $attach_rc: $(err);"
-for n in listener c1 a1 c2 a2 a3; do
+for n in listener c1 a1 a2 a3; do
     [ "$(val "$n" "$work/after")" = "$want" ] || why+=" $n: '$(val "$n" "$work/after")';"
 done
-[ "$(tail -n 1 "$work/attach.out")" = "6 of 6 connections have keepalive" ] || why+=" last line;"
-[ "$(grep -c ' configured$' "$work/attach.out")" = 6 ] || why+=" expected 6 'configured' rows;"
+[ "$(tail -n 1 "$work/attach.out")" = "0 of 6 connections at risk (no keepalive, or a first probe after more than 30s idle)" ] || why+=" last line;"
+[ "$(grep -c ' configured$' "$work/attach.out")" = 5 ] || why+=" expected 5 'configured' rows;"
 grep -q "^ATTACH\|  ATTACH$" <(head -n 2 "$work/attach.out") || why+=" no ATTACH column;"
 verdict attach-configures-the-others "${why:+$why $(tr '\n' '|' <"$work/attach.out")}"
 
 why=""
-[ "$(val c3 "$work/before")" = "$defaults" ] || why+=" before: '$(val c3 "$work/before")' (expected '$defaults');"
-[ "$(val c3 "$work/after")" = "$defaults" ] || why+=" after: '$(val c3 "$work/after")';"
-c3=$(grep -c "left alone: the program's own keepalive" "$work/attach.out")
-[ "$c3" = 1 ] || why+=" expected one 'left alone' row, got $c3;"
+[ "$(val c2 "$work/before")" = "1 20 5 3 0" ] || why+=" before: '$(val c2 "$work/before")';"
+[ "$(val c2 "$work/after")" = "1 20 5 3 0" ] || why+=" after: '$(val c2 "$work/after")';"
+c2=$(grep -c "20s/5s/3 .*left alone: the program's own keepalive" "$work/attach.out")
+[ "$c2" = 1 ] || why+=" expected one 'left alone' row at 20s/5s/3, got $c2;"
 verdict attach-leaves-the-programs-own "$why"
+
+# SO_KEEPALIVE on with the kernel's default timers (sshd's TCPKeepAlive, Java's setKeepAlive):
+# no protection (the first probe after 2 hours), so nobody's choice: attach sets its timers.
+why=""
+[ "$(val c3 "$work/before")" = "$defaults" ] || why+=" before: '$(val c3 "$work/before")' (expected '$defaults');"
+[ "$(val c3 "$work/after")" = "$want" ] || why+=" after: '$(val c3 "$work/after")' (expected '$want');"
+c3=$(grep -c "30s/7s/4 ut 50s .*configured (keepalive was on with the kernel's default timers)$" "$work/attach.out")
+[ "$c3" = 1 ] || why+=" expected one 'configured (keepalive was on with the kernel's default timers)' row, got $c3;"
+verdict attach-configures-default-timers "${why:+$why $(tr '\n' '|' <"$work/attach.out")}"
 
 why=""
 for n in udp unix unix2; do
@@ -374,7 +392,7 @@ ask "$sin" "$sout" report "$work/forced"
 why=""
 [ "$rc" = 0 ] || why+=" exit $rc: $(err);"
 # --force: kashim's values everywhere, the user timeout left as it was (none given).
-[ "$(val c3 "$work/forced")" = "1 45 10 6 0" ] || why+=" c3: '$(val c3 "$work/forced")';"
+[ "$(val c2 "$work/forced")" = "1 45 10 6 0" ] || why+=" c2: '$(val c2 "$work/forced")';"
 [ "$(val c1 "$work/forced")" = "1 45 10 6 50000" ] || why+=" c1: '$(val c1 "$work/forced")';"
 grep -q "replaced the program's own: --force" "$work/out" || why+=" no 'replaced' row;"
 verdict attach-force "${why:+$why $(out | tr '\n' '|')}"
@@ -390,7 +408,10 @@ if d["settings"] != {"idle_s": 60, "interval_s": 10, "count": 6, "user_timeout_m
 results = sorted(s["attach"]["result"] for s in d["sockets"])
 # Everything has keepalive by now: all are the program's own (kashim's earlier values stay).
 if results != ["programs_own"] * 9: bad.append("results %r" % results)
-if d["connections"] != 8 or d["with_keepalive"] != 8 or d["future_accepted_connections_covered"] is not True: bad.append("counts")
+if d["connections"] != 8 or d["with_keepalive"] != 8 or d["at_risk"] != 0 or d["future_accepted_connections_covered"] is not True: bad.append("counts")
+# Every connection has an idle time; c1/a1 exchange data every 2 ms: idle for well under a second.
+idle = [s["idle_for_s"] for s in d["sockets"] if not s["listening"]]
+if not all(isinstance(i, float) for i in idle) or not min(idle) < 1: bad.append("idle_for_s %r" % sorted(idle))
 print("; ".join(bad))
 EOF
 )
@@ -417,7 +438,7 @@ exec {wfd}>&-; wait "$srv_pid" 2>/dev/null
 why=""
 [ "$a6_rc" = 0 ] || why+=" attach exit $a6_rc;"
 [ "$(grep -c ' configured$' "$work/attach6.out")" = 9 ] || why+=" expected 9 configured sockets;"
-[ "$(tail -n 1 "$work/attach6.out")" = "6 of 6 connections have keepalive" ] || why+=" attach last line;"
+[ "$(tail -n 1 "$work/attach6.out")" = "0 of 6 connections at risk (no keepalive, or a first probe after more than 30s idle)" ] || why+=" attach last line;"
 [ "$rc" = 0 ] || why+=" inspect exit $rc;"
 [ "$(out | grep -c '^\[::1\]:.* 30s/10s/6 ')" = 3 ] || why+=" expected 3 [::1] sockets at 30s/10s/6;"
 [ "$(out | grep -c '^\[::ffff:127.0.0.1\]:.* 30s/10s/6 ')" = 3 ] || why+=" expected 3 mapped sockets at 30s/10s/6;"
@@ -431,7 +452,7 @@ else fail attach-no-process "exit $rc: $(err)"; fi
 # A scope variable inherited from the environment cannot be applied by --attach: refused, exit 2,
 # never silently ignored (the options themselves are refused by the parser).
 why=""
-for var in KASHIM_ONLY=10.0.0.0/8 KASHIM_EXCEPT=:443 KASHIM_DIRECTION=outbound KASHIM_FORCE=cap KASHIM_CHILDREN=0; do
+for var in KASHIM_ONLY=10.0.0.0/8 KASHIM_EXCEPT=:443 KASHIM_DIRECTION=outbound KASHIM_CHILDREN=0; do
     env "$var" timeout 60 "$KB" --attach "$$" >"$work/out" 2>"$work/err" </dev/null; rc=$?
     [ "$rc" = 2 ] && [ ! -s "$work/out" ] && grep -q "^kashim: ${var%%=*}.* is set in the environment, but --attach cannot apply it" "$work/err" ||
         why+=" $var: exit $rc, $(err | head -n 1);"
@@ -471,7 +492,7 @@ why=""
 [ "$rc" = 0 ] || why+=" exit $rc: $(err);"
 grep -q "process $cli_pid has no listening socket: connections it opens later will NOT have keepalive" "$work/out" || why+=" no note;"
 grep -q "restart it under kashim.*kashim --ebpf" "$work/out" || why+=" note names no cure;"
-[ "$(out | tail -n 1)" = "1 of 1 connections have keepalive" ] || why+=" last line;"
+[ "$(out | tail -n 1)" = "0 of 1 connections at risk (no keepalive, or a first probe after more than 60s idle)" ] || why+=" last line;"
 verdict attach-no-listener-note "${why:+$why $(out | tr '\n' '|')}"
 
 # Sockets opened and closed while attach works: reported, never a crash.
@@ -481,7 +502,7 @@ for _ in $(seq 15); do
     run "$KB" --attach "$spid"
     case $rc in 0|1) ;; *) why+=" exit $rc: $(err);" ;; esac
     grep -q "panicked" "$work/err" && why+=" panic: $(err);"
-    [[ $(out | tail -n 1) == *" connections have keepalive" ]] || why+=" last line: $(out | tail -n 1) $(err);"
+    [[ $(out | tail -n 1) == *" connections at risk "* ]] || why+=" last line: $(out | tail -n 1) $(err);"
 done
 ask "$sin" "$sout" report "$work/churned"
 grep -q "errors 0" "$work/churned" || why+=" server: $(grep '^pings' "$work/churned");"
@@ -496,7 +517,7 @@ if can_netns; then
     ask "$n_in" "$n_out" report "$work/netns"
     why=""
     [ "$rc" = 0 ] || why+=" exit $rc: $(err);"
-    for n in listener c1 a1 c2 a2 a3; do
+    for n in listener c1 a1 a2 a3 c3; do
         [ "$(val "$n" "$work/netns")" = "$want" ] || why+=" $n: '$(val "$n" "$work/netns")';"
     done
     [ "$(readlink "/proc/$n_pid/ns/net")" != "$(readlink /proc/self/ns/net)" ] || why+=" same namespace;"
@@ -556,7 +577,7 @@ EOF
         why=""
         [ "$rc" = 1 ] || why+=" exit $rc (expected 1: sockets could not be configured);"
         [ "$(out | grep -c 'FAILED: setsockopt TCP_KEEPIDLE=30: Operation not permitted$')" = 6 ] || why+=" expected 6 FAILED rows;"
-        [ "$(out | tail -n 1)" = "1 of 6 connections have keepalive" ] || why+=" last line;"
+        [ "$(out | tail -n 1)" = "5 of 6 connections at risk (no keepalive, or a first probe after more than 30s idle)" ] || why+=" last line;"
         [ ! -s "$work/err" ] || why+=" stderr: $(err);"
         [ "$(val c1 "$work/eperm" | cut -d' ' -f1)" = 0 ] || why+=" c1 changed;"
         verdict attach-reports-what-failed "${why:+$why $(out | tr '\n' '|')}"
@@ -567,6 +588,263 @@ EOF
 else
     skip attach-needs-linux-5.6 "gcc not installed"
     skip attach-reports-what-failed "gcc not installed"
+fi
+
+# ---------------------------------------------------------------- the one rule (issue 19)
+# ka.py: an sshd-style server started WITHOUT kashim: the client and each accepted connection
+# turn SO_KEEPALIVE on and leave the kernel's default timers. With the argument "redis" it sets
+# its own timers on each accepted connection instead (Redis's tcp-keepalive 300: 300/100/3).
+# Commands on standard input: report (as asrv.py), connect (one more pair c2/a2).
+cat >"$work/ka.py" <<'EOF'
+import os, socket, sys
+T = socket.IPPROTO_TCP
+redis = sys.argv[1:] == ["redis"]
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(8)
+def pair():
+    c = socket.socket()
+    if not redis:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    c.connect(l.getsockname()); a, _ = l.accept()
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    if redis:
+        for o, v in ((socket.TCP_KEEPIDLE, 300), (socket.TCP_KEEPINTVL, 100), (socket.TCP_KEEPCNT, 3)):
+            a.setsockopt(T, o, v)
+    return c, a
+named = {"listener": l}
+named["c"], named["a"] = pair()
+def opts(s):
+    return " ".join(str(s.getsockopt(*o)) for o in ((socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+        (T, socket.TCP_KEEPIDLE), (T, socket.TCP_KEEPINTVL), (T, socket.TCP_KEEPCNT), (T, socket.TCP_USER_TIMEOUT)))
+print(os.getpid(), flush=True)
+for line in sys.stdin:
+    cmd = line.split()[0]
+    if cmd == "report":
+        for k, s in named.items():
+            print(k, opts(s))
+    elif cmd == "connect":
+        named["c2"], named["a2"] = pair()
+    print("end", flush=True)
+EOF
+# start_ka NAME [ARG]: like start_server, for ka.py.
+start_ka() {
+    local name=$1 p fd_in fd_out; shift
+    mkfifo "$work/$name.in" "$work/$name.out"
+    "$PY" "$work/ka.py" "$@" <"$work/$name.in" >"$work/$name.out" 2>&1 &
+    pids+=("$!")
+    exec {fd_in}>"$work/$name.in" {fd_out}<"$work/$name.out"
+    IFS= read -r -t 20 p <&"$fd_out" || p=""
+    started_pid=$p started_in=$fd_in started_out=$fd_out
+}
+ka_time=$(cat /proc/sys/net/ipv4/tcp_keepalive_time)
+
+start_ka ssh
+ka_pid=$started_pid ka_in=$started_in ka_out=$started_out
+run "$KB" --inspect "$ka_pid"
+why=""
+[ "$rc" = 1 ] || why+=" exit $rc (expected 1: at risk);"
+[ "$(out | grep -c "yes (kernel defaults), fires in .*  AT RISK: first probe after ${ka_time}s > 60s$")" = 2 ] ||
+    why+=" expected 2 rows 'yes (kernel defaults) ... AT RISK';"
+[ "$(out | tail -n 1)" = "2 of 2 connections at risk (no keepalive, or a first probe after more than 60s idle)" ] || why+=" last line;"
+verdict inspect-default-timers-at-risk "${why:+$why $(out | tr '\n' '|') $(err)}"
+
+run "$KB" --inspect "$ka_pid" --idle 3h
+why=""
+[ "$rc" = 0 ] || why+=" exit $rc: $(err);"
+[ "$(out | tail -n 1)" = "0 of 2 connections at risk (no keepalive, or a first probe after more than 10800s idle)" ] || why+=" last line;"
+verdict inspect-threshold "${why:+$why $(out | tr '\n' '|')}"
+
+run "$KB" --attach "$ka_pid"
+cp "$work/out" "$work/ka-attach.out"; ka_rc=$rc
+ask "$ka_in" "$ka_out" connect "$work/null"
+ask "$ka_in" "$ka_out" report "$work/ka-after"
+exec {ka_in}>&-
+why=""
+[ "$ka_rc" = 0 ] || why+=" exit $ka_rc: $(err);"
+for n in listener c a a2; do
+    [ "$(val "$n" "$work/ka-after")" = "1 60 10 6 0" ] || why+=" $n: '$(val "$n" "$work/ka-after")';"
+done
+[ "$(grep -c "configured (keepalive was on with the kernel's default timers)$" "$work/ka-attach.out")" = 2 ] || why+=" expected 2 default-timers rows;"
+grep -q "accepts from now on inherit keepalive from its listening socket(s); connections" "$work/ka-attach.out" || why+=" note on accepted connections;"
+verdict attach-sshd-style-without-force "${why:+$why $(tr '\n' '|' <"$work/ka-attach.out")}"
+
+# A Redis-style server sets its own (long) timers on each accepted connection: attach leaves
+# them (at risk: exit 1, the note names --force=cap), and says later accepted ones keep them.
+start_ka redis redis
+rd_pid=$started_pid rd_in=$started_in rd_out=$started_out
+run "$KB" --attach "$rd_pid"
+cp "$work/out" "$work/rd-attach.out"; rd_rc=$rc
+ask "$rd_in" "$rd_out" connect "$work/null"
+ask "$rd_in" "$rd_out" report "$work/rd-after"
+why=""
+[ "$rd_rc" = 1 ] || why+=" exit $rd_rc (expected 1: a connection at risk);"
+[ "$(val a "$work/rd-after")" = "1 300 100 3 0" ] || why+=" a: '$(val a "$work/rd-after")';"
+[ "$(val c "$work/rd-after")" = "1 60 10 6 0" ] || why+=" c: '$(val c "$work/rd-after")';"
+grep -q "AT RISK: first probe after 300s > 60s  left alone: the program's own keepalive$" "$work/rd-attach.out" || why+=" no at-risk row;"
+grep -q "^note: 1 connection(s) keep the program's own timers, .*--force=cap lowers them" "$work/rd-attach.out" || why+=" no --force=cap note;"
+grep -q "^note: process $rd_pid sets keepalive itself on the connections it accepts" "$work/rd-attach.out" || why+=" no note on its accepted connections;"
+# What the note says holds: the connection accepted after attach has the program's 300 s.
+[ "$(val a2 "$work/rd-after")" = "1 300 100 3 0" ] || why+=" a2 (accepted later): '$(val a2 "$work/rd-after")';"
+verdict attach-programs-own-long-timers "${why:+$why $(tr '\n' '|' <"$work/rd-attach.out")}"
+
+# --force=cap lowers the longer timers and keeps the shorter ones: a's 300/100/3 becomes
+# 120/30/3, c's 60/10/6 (kashim's, from the attach before) 60/10/5; c2, opened since with
+# keepalive off, is configured.
+run "$KB" --attach "$rd_pid" --force=cap --idle 120 --interval 30 --count 5
+ask "$rd_in" "$rd_out" report "$work/rd-cap"
+exec {rd_in}>&-
+why=""
+[ "$rc" = 0 ] || why+=" exit $rc: $(err);"
+for n in a a2; do
+    [ "$(val "$n" "$work/rd-cap")" = "1 120 30 3 0" ] || why+=" $n: '$(val "$n" "$work/rd-cap")';"
+done
+[ "$(val c "$work/rd-cap")" = "1 60 10 5 0" ] || why+=" c: '$(val c "$work/rd-cap")';"
+[ "$(val c2 "$work/rd-cap")" = "1 120 30 5 0" ] || why+=" c2: '$(val c2 "$work/rd-cap")';"
+[ "$(out | grep -c 'capped (--force=cap lowered the program.s longer timers)$')" = 4 ] || why+=" expected 4 'capped' rows;"
+verdict attach-force-cap "${why:+$why $(out | tr '\n' '|') $(err)}"
+
+# A real sshd (TCPKeepAlive yes, its default) started without kashim: the connection it accepts
+# has SO_KEEPALIVE on with the kernel's timers. --inspect calls it at risk, --attach without
+# --force gives it kashim's timers; ss (the kernel's keepalive timer) shows the change.
+sshd=$(command -v sshd || echo /usr/sbin/sshd)
+if [ ! -x "$sshd" ] || [ "$(id -u)" != 0 ] || ! command -v ss >/dev/null 2>&1; then
+    skip attach-real-sshd "needs root, sshd (openssh-server) and ss (iproute2)"
+else
+    ssh-keygen -q -N '' -t ed25519 -f "$work/hostkey" >/dev/null 2>&1
+    made_privsep=0
+    [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made_privsep=1; } # sshd's fixed privilege-separation dir
+    sport=$(free_port)
+    timeout 60 "$sshd" -D -f /dev/null -h "$work/hostkey" -o "ListenAddress=127.0.0.1:$sport" >"$work/sshd.log" 2>&1 &
+    sshd_pid=$!; pids+=("$sshd_pid")
+    # A client that connects, reads the banner and then holds the connection.
+    coproc SSHC { exec "$PY" -c 'import socket, sys
+for _ in range(100):
+    try:
+        c = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); break
+    except OSError:
+        import time; time.sleep(0.1)
+print(c.recv(100).decode().strip(), flush=True)
+sys.stdin.read()' "$sport" 2>&1; }
+    # shellcheck disable=SC2153 # SSHC_PID is set by coproc
+    sshc_pid=$SSHC_PID sshc_in=${SSHC[1]}; pids+=("$sshc_pid")
+    IFS= read -r -t 20 banner <&"${SSHC[0]}"
+    # The sshd process that holds the accepted connection (a child of the listening one).
+    child=""
+    for _ in $(seq 50); do
+        child=$(ss -Htnp state established "( sport = :$sport )" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
+        [ -n "$child" ] && break
+        sleep 0.1
+    done
+    why=""
+    [[ $banner == SSH-2.0-* ]] || why+=" no banner: '$banner' $(cat "$work/sshd.log");"
+    ss_timer() { ss -Htno state established "( sport = :$sport )" | sed -n 's/.*timer:(keepalive,\([^,]*\),.*/\1/p'; }
+    before=$(ss_timer)
+    run "$KB" --inspect "$child"
+    [ "$rc" = 1 ] || why+=" inspect exit $rc;"
+    grep -q "127.0.0.1:$sport .*yes (kernel defaults), .*AT RISK: first probe after ${ka_time}s > 60s$" "$work/out" || why+=" inspect: $(out | tr '\n' '|');"
+    run "$KB" --attach "$child"
+    [ "$rc" = 0 ] || why+=" attach exit $rc: $(err);"
+    grep -q "127.0.0.1:$sport .*60s/10s/6 .*configured (keepalive was on with the kernel's default timers)$" "$work/out" || why+=" attach: $(out | tr '\n' '|');"
+    after=$(ss_timer)
+    # ss: the kernel's keepalive timer, in minutes before (120min), in seconds (<= 60) after.
+    [[ $before == *min ]] || why+=" ss before: '$before';"
+    { [[ $after =~ ^([0-9.]+)sec$ ]] && [ "${BASH_REMATCH[1]%.*}" -le 60 ]; } || why+=" ss after: '$after';"
+    exec {sshc_in}>&-
+    stop_with_children "$sshd_pid"
+    [ $made_privsep = 1 ] && rmdir /run/sshd 2>/dev/null
+    verdict attach-real-sshd "$why"
+fi
+
+# A zombie and a kernel thread have no sockets: one line each, exit 1.
+# shellcheck disable=SC2016 # expanded by sh
+sh -c 'sleep 0 & echo $! >"$1"; exec sleep 30' sh "$work/zombie.pid" &   # sleep never reaps
+pids+=("$!")
+sleep 0.3
+zombie_pid=$(cat "$work/zombie.pid")
+why=""
+if [ "$(awk '{print $3}' "/proc/$zombie_pid/stat" 2>/dev/null)" = Z ]; then
+    for mode in --attach --inspect; do
+        run "$KB" "$mode" "$zombie_pid"
+        [ "$rc" = 1 ] && [ ! -s "$work/out" ] && [ "$(grep -c '' "$work/err")" = 1 ] &&
+            grep -q "^kashim: $mode $zombie_pid: process $zombie_pid (sleep) is a zombie" "$work/err" ||
+            why+=" $mode zombie: exit $rc, $(err) $(out | tail -n 1);"
+    done
+else
+    why+=" no zombie to test with;"
+fi
+kthread=2
+if [ $(( $(awk '{print $9}' /proc/$kthread/stat) & 0x200000 )) != 0 ]; then
+    for mode in --attach --inspect; do
+        run "$KB" "$mode" "$kthread"
+        [ "$rc" = 1 ] && [ ! -s "$work/out" ] && [ "$(grep -c '' "$work/err")" = 1 ] &&
+            grep -q "^kashim: $mode $kthread: $kthread (.*) is a kernel thread" "$work/err" ||
+            why+=" $mode kernel thread: exit $rc, $(err) $(out | tail -n 1);"
+    done
+else
+    why+=" PID 2 is not a kernel thread here;"
+fi
+verdict attach-inspect-zombie-and-kernel-thread "$why"
+
+# The whole host: kashim --inspect without a PID, in a PID namespace of its own (so that only
+# this test's processes are the host): the sshd-style server is reported with its connections
+# at risk (exit 1); after --attach nothing is (exit 0).
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1; then
+    cat >"$work/host.sh" <<'EOF'
+# host.sh PY KA KASHIM WORK: runs in a new PID namespace with its own /proc.
+exec 3> >("$1" "$2" >"$4/host-ka.out")
+sleep 1
+pid=$(head -n 1 "$4/host-ka.out")
+"$3" --inspect >"$4/host1.out" 2>&1; echo "rc $?" >>"$4/host1.out"
+"$3" --inspect --json >"$4/host1.json" 2>&1
+"$3" --attach "$pid" >/dev/null 2>&1
+"$3" --inspect >"$4/host2.out" 2>&1; echo "rc $?" >>"$4/host2.out"
+echo "$pid" >"$4/host.pid"
+EOF
+    timeout 60 unshare -pf --mount-proc bash "$work/host.sh" "$PY" "$work/ka.py" "$KB" "$work" >/dev/null 2>&1
+    hpid=$(cat "$work/host.pid" 2>/dev/null)
+    why=""
+    grep -q "^process $hpid (python3): 2 of 2 connection(s) at risk$" "$work/host1.out" || why+=" no process line;"
+    [ "$(grep -c "AT RISK: first probe after ${ka_time}s > 60s" "$work/host1.out")" = 2 ] || why+=" expected 2 rows at risk;"
+    grep -q "^host: 2 of 2 connections at risk .* in 1 of 1 processes$" "$work/host1.out" || why+=" host line;"
+    [ "$(tail -n 1 "$work/host1.out")" = "rc 1" ] || why+=" before attach: $(tail -n 1 "$work/host1.out");"
+    grep -q "^host: 0 of 2 connections at risk .* in 0 of 1 processes$" "$work/host2.out" || why+=" host line after attach;"
+    [ "$(tail -n 1 "$work/host2.out")" = "rc 0" ] || why+=" after attach: $(tail -n 1 "$work/host2.out");"
+    why+=$("$PY" - "$work/host1.json" "$hpid" 2>&1 <<'EOF' | tail -n 1
+import json, sys
+d = json.load(open(sys.argv[1]))
+bad = []
+if (d["connections"], d["at_risk"], d["threshold_s"]) != (2, 2, 60): bad.append("counts")
+p = d["processes"]
+if len(p) != 1 or p[0]["pid"] != int(sys.argv[2]) or len(p[0]["sockets"]) != 2: bad.append("processes")
+elif any(s["at_risk"] is not True or s["keepalive_timers"] != "default_timers" or s["idle_for_s"] is None for s in p[0]["sockets"]): bad.append("sockets")
+print(" json: " + "; ".join(bad) if bad else "")
+EOF
+)
+    verdict inspect-whole-host "${why:+$why $(tr '\n' '|' <"$work/host1.out") $(tr '\n' '|' <"$work/host2.out")}"
+else
+    skip inspect-whole-host "needs root and unshare (util-linux)"
+fi
+
+# Default timers are those of the socket's own network namespace: in a namespace whose
+# tcp_keepalive_time is 600, an sshd-style connection at 600/75/9 is nobody's choice.
+if can_netns; then
+    # shellcheck disable=SC2016 # expanded by sh
+    tuned_netns=(unshare -n sh -c 'ip link set lo up && sysctl -qw net.ipv4.tcp_keepalive_time=600 && exec "$@"' sh)
+    start_server t "${tuned_netns[@]}"
+    t_pid=$started_pid t_in=$started_in t_out=$started_out
+    ask "$t_in" "$t_out" report "$work/tuned-before"
+    run "$KB" --attach "$t_pid" "${opts[@]}"
+    ask "$t_in" "$t_out" report "$work/tuned"
+    exec {t_in}>&-
+    why=""
+    [ "$rc" = 0 ] || why+=" exit $rc: $(err);"
+    # A new namespace starts with Linux's 75 s interval and 9 probes.
+    [ "$(val c3 "$work/tuned-before")" = "1 600 75 9 0" ] ||
+        why+=" before: '$(val c3 "$work/tuned-before")';"
+    [ "$(val c3 "$work/tuned")" = "$want" ] || why+=" c3: '$(val c3 "$work/tuned")';"
+    grep -q "30s/7s/4 ut 50s .*configured (keepalive was on with the kernel's default timers)$" "$work/out" || why+=" no default-timers row;"
+    verdict attach-other-netns-own-defaults "${why:+$why $(out | tr '\n' '|')}"
+else
+    skip attach-other-netns-own-defaults "needs root, unshare (util-linux) and ip (iproute2)"
 fi
 
 if command -v shellcheck >/dev/null 2>&1; then

@@ -85,8 +85,8 @@ fn print_env_form_defaults_to_shell() {
 
 #[test]
 fn options_without_effect_in_a_mode_are_errors() {
-    assert!(usage_line(&["--idle", "5", "--inspect", "1"])
-        .starts_with("--idle has no effect with --inspect"));
+    assert!(usage_line(&["--count", "5", "--inspect", "1"])
+        .starts_with("--count has no effect with --inspect"));
     assert!(usage_line(&["--lib", "/x.so", "--attach", "1"])
         .starts_with("--lib has no effect with --attach"));
     assert!(usage_line(&["--json", "ls"]).starts_with("--json has no effect with a run"));
@@ -206,8 +206,9 @@ fn scope_options() {
         .starts_with("--no-children has no effect with --ebpf"));
     assert!(usage_line(&["--attach", "1", "--only", ":5432"])
         .starts_with("--only has no effect with --attach"));
-    assert!(usage_line(&["--attach", "1", "--force=cap"])
-        .starts_with("--force=cap has no effect with --attach"));
+    assert!(p(&["--attach", "1", "--force=cap"]).is_ok());
+    assert!(usage_line(&["--inspect", "1", "--force=cap"])
+        .starts_with("--force has no effect with --inspect"));
     // The eBPF program applies direction, address rules and cap itself.
     assert!(p(&[
         "--ebpf",
@@ -223,4 +224,17 @@ fn scope_options() {
     ])
     .is_ok());
     assert!(p(&["--attach", "1", "--force"]).is_ok());
+}
+
+#[test]
+fn inspect_takes_an_optional_pid_and_a_threshold() {
+    assert_eq!(
+        p(&["--inspect", "--json"]).unwrap().mode,
+        Mode::Inspect { pid: None }
+    );
+    assert_eq!(
+        p(&["--inspect", "12", "--idle", "2m"]).unwrap().mode,
+        Mode::Inspect { pid: Some(12) }
+    );
+    assert_eq!(p(&["--inspect"]).unwrap().mode, Mode::Inspect { pid: None });
 }
