@@ -172,6 +172,15 @@ impl Run<'_> {
                     }
                 }
                 Step::Done(finding) => return Ok(finding),
+                Step::Unanswered { idle_s } => {
+                    self.close_all();
+                    return Err(Error::failure(format!(
+                        "--probe {}: the connection with idle {} sent its first keepalive probe \
+                         long ago and saw neither an answer nor a loss; cannot judge this path",
+                        self.target,
+                        report::secs(idle_s as f64)
+                    )));
+                }
                 Step::Refused { closed, of } => {
                     self.close_all();
                     return Err(Error::failure(format!(

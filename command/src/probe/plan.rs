@@ -203,6 +203,11 @@ pub enum Step {
         closed: usize,
         of: usize,
     },
+    /// A connection's first probe is long overdue, neither answered nor lost: keepalive is not
+    /// doing what the probe relies on.
+    Unanswered {
+        idle_s: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -379,6 +384,14 @@ impl Probe {
             })
             .max_by_key(|(_, c)| c.idle_s)
             .map(|(i, c)| (i, c.idle_s));
+        if let Some(c) = self
+            .conns
+            .iter()
+            .filter(in_round)
+            .find(|c| c.idle_s < top && c.is_open() && c.answered.is_none())
+        {
+            return Step::Unanswered { idle_s: c.idle_s };
+        }
         match (first_lost, ladder_hold) {
             (None, None) => {
                 // Every rung answered, the last at --max.
@@ -538,7 +551,7 @@ pub struct Recommended {
 }
 
 pub fn recommend(finding: &Finding, max_s: u32) -> Option<Recommended> {
-    if finding.keepalive_holds == Some(false) {
+    if finding.keepalive_holds == Some(false) || finding.kind == Kind::FarEnd {
         return None;
     }
     let kept = match finding.kind {
