@@ -252,7 +252,7 @@ pub const FLAGS: &[Flag] = &[
         short: None,
         value: Value::Required("HOST:PORT"),
         accepts: "HOST:PORT, e.g. db.example.com:5432, 10.0.0.5:22 or [2001:db8::5]:443",
-        help: "measure how long the path to HOST:PORT keeps an idle TCP connection, and\nwhether keepalive can hold it; ends with a recommended kashim line.\nAny server that holds idle connections will do; sends no data. Takes\nabout the path's idle timeout (at most about twice --max).",
+        help: "measure how long the path to HOST:PORT keeps an idle TCP connection, and\nwhether keepalive can hold it; ends with a recommended kashim line.\nAny server that holds idle connections will do; sends no data. Takes\nabout twice the idle timeout it finds, or --max if none (see docs/probe.md).",
         modes: &[Probe],
         var: None,
     },
