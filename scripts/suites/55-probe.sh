@@ -143,6 +143,7 @@ p_holds=$(free_port)
 redis "$p_holds" 0
 a=$(net_in "$p_holds"); b=$(net_in "$p_holds")
 run "$KB" --probe "127.0.0.1:$p_holds" --max 4 --json
+probe_rc=$rc
 c=$(net_in "$p_holds")
 r=$work/out why=""
 [ "$rc" = 0 ] || why="exit $rc: $(tail -n 1 "$work/err")"
@@ -152,7 +153,9 @@ r=$work/out why=""
     why="$why; not every first probe was answered"
 [ -s "$work/err" ] && why="$why; --json printed progress with stderr not a terminal: $(head -n 1 "$work/err")"
 verdict probe-redis-holds "${why#; }"
-if [ -n "$a" ] && [ $((c - b)) = $((b - a)) ]; then
+if [ "$probe_rc" != 0 ]; then
+    fail probe-sends-no-data "the probe did not run (exit $probe_rc)"
+elif [ -n "$a" ] && [ $((c - b)) = $((b - a)) ]; then
     pass probe-sends-no-data
 else
     fail probe-sends-no-data "Redis read $((c - b)) bytes around the probe, one query is $((b - a))"
@@ -174,7 +177,7 @@ timeout 60 "$KB" --probe "127.0.0.1:$p_holds" --max 30 >"$work/out" 2>"$work/err
 probe=$!
 sleep 2.5
 held=$(ss -Htn state established "( dport = :$p_holds )" | wc -l)
-kill -INT "$probe"
+kill -INT "$probe" 2>/dev/null
 wait "$probe"; rc=$?
 sleep 0.3
 left=$(ss -Htn state established "( dport = :$p_holds )" | wc -l)
