@@ -67,7 +67,7 @@ pub fn main(inv: &Invocation, target: &Target, max_s: u32) -> Result<ExitCode> {
     }
     run.progress.line(&format!(
         "probing {target} ({}): {} connections, first probes after {}; the probe takes about \
-         the path's idle timeout, at most about {}",
+         twice the idle timeout it finds, at most about {}",
         run.addr,
         rungs.len(),
         rungs
@@ -80,10 +80,10 @@ pub fn main(inv: &Invocation, target: &Target, max_s: u32) -> Result<ExitCode> {
     let finding = run.watch()?;
     let elapsed = run.now();
     let result = report::Report::new(target, run.addr, max_s, &run.probe, &finding, elapsed);
+    run.progress.clear();
     if inv.json {
         crate::inspect::print_out(&(result.json() + "\n"));
     } else {
-        run.progress.clear();
         crate::inspect::print_out(&result.text());
     }
     Ok(ExitCode::SUCCESS)
