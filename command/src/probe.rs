@@ -38,7 +38,7 @@ pub fn main(inv: &Invocation, target: &Target, max_s: u32) -> Result<ExitCode> {
         target,
         addr: addrs[0],
         start: Instant::now(),
-        probe: Probe::new(max_s),
+        probe: Probe::new(),
         streams: Vec::new(),
         progress,
     };
@@ -305,6 +305,9 @@ impl Run<'_> {
         if let Ok(info) = tcp_info(stream) {
             let last_ack = now - info.tcpi_last_ack_recv as f64 / 1000.0;
             self.probe.conns[i].saw_ack(last_ack);
+            if info.tcpi_probes > 0 {
+                self.probe.conns[i].saw_probe(now);
+            }
         }
     }
 

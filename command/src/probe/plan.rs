@@ -10,6 +10,11 @@
 //! the timeout in one round, a second round narrows the bracket, and the connection kept from
 //! the ladder just below the bracket shows whether keepalive holds the path.
 //!
+//! The kernel's timer wheel fires a keepalive timer late by up to about an eighth of its length
+//! (2 s at 40 s, 16 s at 5 min), never early. So the bracket is made of the times the probes
+//! really went out, as observed (an answer's arrival, a reset, or tcp_info's probe counter), not
+//! of the idle times asked for; the idle times only order the connections.
+//!
 //! A connection that ends without being provoked by its own first probe (a FIN, or a reset or
 //! timeout before that probe or after one was answered) was ended by something that does not
 //! wait for our probes: the server, a proxy, or a load balancer acting on idleness itself. All
@@ -32,6 +37,12 @@ const TOLERANCE_S: f64 = 0.3;
 pub const GRACE_S: f64 = 2.0;
 /// A connection ended by the far end sooner than this after it opened was refused service.
 pub const REFUSED_WITHIN_S: f64 = 1.0;
+
+/// How late a keepalive timer of `idle_s` may fire (the timer wheel's granularity, about an
+/// eighth of the time at each level, plus scheduling).
+pub fn timer_slack(idle_s: u32) -> f64 {
+    idle_s as f64 * 0.15 + 1.0
+}
 
 /// The ladder's idle times: 1 s, doubling, and `max_s` last.
 pub fn ladder(max_s: u32) -> Vec<u32> {
@@ -100,6 +111,8 @@ pub struct Conn {
     pub quiet_since: f64,
     /// When the far end first acknowledged a probe (the first probe answered).
     pub answered: Option<f64>,
+    /// When tcp_info first showed a probe unanswered.
+    pub probe_seen: Option<f64>,
     pub ended: Option<(f64, Ended)>,
     pub bytes_received: u64,
 }
@@ -112,6 +125,7 @@ impl Conn {
             opened,
             quiet_since: opened,
             answered: None,
+            probe_seen: None,
             ended: None,
             bytes_received: 0,
         }
@@ -134,6 +148,25 @@ impl Conn {
         }
     }
 
+    /// tcp_info showed an unanswered probe at `at`.
+    pub fn saw_probe(&mut self, at: f64) {
+        if self.probe_seen.is_none() && self.answered.is_none() {
+            self.probe_seen = Some(at);
+        }
+    }
+
+    /// How long the connection had been quiet when its first probe really went out, if known:
+    /// from the answer, or from the loss it provoked.
+    pub fn first_probe_quiet(&self) -> Option<f64> {
+        let at = match (self.answered, self.lost()) {
+            (Some(answered), _) => answered,
+            (None, Some((at, How::Reset, true))) => at,
+            (None, Some((at, How::Silence, true))) => self.probe_seen.unwrap_or(at - SILENCE_S),
+            _ => return None,
+        };
+        Some(at - self.quiet_since)
+    }
+
     /// The connection was lost at `at`: provoked if by its own unanswered first probe.
     pub fn lose(&mut self, at: f64, how: How) {
         let provoked =
@@ -147,7 +180,7 @@ impl Conn {
         }
     }
 
-    fn lost(&self) -> Option<(f64, How, bool)> {
+    pub fn lost(&self) -> Option<(f64, How, bool)> {
         match self.ended {
             Some((at, Ended::Lost { how, provoked })) => Some((at, how, provoked)),
             _ => None,
@@ -156,9 +189,11 @@ impl Conn {
 
     /// Its first probe has had its chance: answered, lost, or long overdue.
     fn resolved(&self, now: f64) -> bool {
-        self.answered.is_some()
-            || self.ended.is_some()
-            || now > self.first_probe_at() + SILENCE_S + 2.0
+        self.answered.is_some() || self.ended.is_some() || now > self.overdue_at()
+    }
+
+    fn overdue_at(&self) -> f64 {
+        self.first_probe_at() + timer_slack(self.idle_s) + SILENCE_S + 2.0
     }
 }
 
@@ -213,35 +248,35 @@ pub enum Step {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Phase {
     Ladder,
+    /// `low`/`high`: the bracket so far, in seconds of quiet at the probes that were answered
+    /// and lost.
     Narrow {
-        low: u32,
-        high: u32,
+        low: f64,
+        high: f64,
         hold: Option<usize>,
         how: How,
     },
     Hold {
-        low: u32,
-        high: u32,
+        low: f64,
+        high: f64,
         hold: Option<usize>,
         how: How,
     },
     /// A connection ended unprovoked at `first`; waiting for the others that end with it.
     Grace {
         first: f64,
-        prior: Option<(u32, u32, How, Option<usize>)>,
+        prior: Option<(f64, f64, How, Option<usize>)>,
     },
 }
 
 pub struct Probe {
-    pub max_s: u32,
     pub conns: Vec<Conn>,
     pub phase: Phase,
 }
 
 impl Probe {
-    pub fn new(max_s: u32) -> Probe {
+    pub fn new() -> Probe {
         Probe {
-            max_s,
             conns: Vec::new(),
             phase: Phase::Ladder,
         }
@@ -256,15 +291,20 @@ impl Probe {
                 .conns
                 .iter()
                 .filter(|c| c.is_open() && c.answered.is_none())
-                .map(|c| c.first_probe_at() + SILENCE_S)
+                .map(|c| c.first_probe_at() + timer_slack(c.idle_s) + SILENCE_S)
                 .fold(now, f64::max),
         };
         (end - now).max(0.0)
     }
 
-    fn hold_until(&self, hold: Option<usize>, high: u32) -> f64 {
-        hold.map(|i| self.conns[i].quiet_since + high as f64 + SILENCE_S + 1.0)
-            .unwrap_or(0.0)
+    /// The hold connection has been quiet past the bracket's end, and an unanswered probe of
+    /// its own would have been noticed.
+    fn hold_until(&self, hold: Option<usize>, high: f64) -> f64 {
+        hold.map(|i| {
+            let c = &self.conns[i];
+            c.quiet_since + high + timer_slack(c.idle_s) + SILENCE_S + 1.0
+        })
+        .unwrap_or(0.0)
     }
 
     /// Closes every open connection but `keep`, at `now`.
@@ -315,7 +355,7 @@ impl Probe {
             }
         }
         match self.phase.clone() {
-            Phase::Ladder => self.step_round(1, 0, self.max_s + 1, None, now),
+            Phase::Ladder => self.step_round(1, 0.0, f64::MAX, None, now),
             Phase::Narrow {
                 low,
                 high,
@@ -351,18 +391,19 @@ impl Probe {
     fn step_round(
         &mut self,
         round: u8,
-        low: u32,
-        high: u32,
+        low: f64,
+        high: f64,
         ladder_hold: Option<(Option<usize>, How)>,
         now: f64,
     ) -> Step {
         let in_round = |c: &&Conn| c.round == round;
+        // The lowest idle time that provoked a loss, with when its probe went out and how.
         let first_lost = self
             .conns
             .iter()
             .filter(in_round)
             .filter_map(|c| match c.lost() {
-                Some((_, how, true)) => Some((c.idle_s, how)),
+                Some((_, how, true)) => Some((c.idle_s, c.first_probe_quiet()?, how)),
                 _ => None,
             })
             .min_by_key(|l| l.0);
@@ -375,15 +416,14 @@ impl Probe {
         {
             return Step::Wait;
         }
+        // The longest quiet an answered probe of this round survived, and its connection.
         let best = self
             .conns
             .iter()
             .enumerate()
-            .filter(|(_, c)| {
-                c.round == round && c.idle_s < top && c.answered.is_some() && c.is_open()
-            })
-            .max_by_key(|(_, c)| c.idle_s)
-            .map(|(i, c)| (i, c.idle_s));
+            .filter(|(_, c)| c.round == round && c.idle_s < top && c.is_open())
+            .filter_map(|(i, c)| Some((i, c.first_probe_quiet()?)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
         if let Some(c) = self
             .conns
             .iter()
@@ -406,14 +446,15 @@ impl Probe {
                     hold_quiet_s: None,
                 })
             }
-            (Some((lost_at, how)), None) => {
-                let (low, hold) = best.map(|(i, t)| (t, Some(i))).unwrap_or((0, None));
+            (Some((_, lost_quiet, how)), None) => {
+                let (low, hold) = best.map(|(i, q)| (q, Some(i))).unwrap_or((0.0, None));
+                let high = lost_quiet.max(low);
                 self.close_all_but(hold, now);
-                let next = narrowing(low, lost_at);
+                let next = narrowing(low.floor() as u32, high.ceil() as u32);
                 if next.is_empty() {
                     self.phase = Phase::Hold {
                         low,
-                        high: lost_at,
+                        high,
                         hold,
                         how,
                     };
@@ -421,7 +462,7 @@ impl Probe {
                 } else {
                     self.phase = Phase::Narrow {
                         low,
-                        high: lost_at,
+                        high,
                         hold,
                         how,
                     };
@@ -430,7 +471,10 @@ impl Probe {
             }
             (lost, Some((hold, how))) => {
                 let new_low = best.map(|b| b.1).unwrap_or(low).max(low);
-                let (new_high, how) = lost.unwrap_or((high, how));
+                let (new_high, how) = match lost {
+                    Some((_, q, how)) if q < high => (q.max(new_low), how),
+                    _ => (high, how),
+                };
                 self.close_all_but(hold, now);
                 self.phase = Phase::Hold {
                     low: new_low,
@@ -443,11 +487,11 @@ impl Probe {
         }
     }
 
-    fn middlebox(&self, low: u32, high: u32, how: How, hold: Option<usize>, now: f64) -> Finding {
+    fn middlebox(&self, low: f64, high: f64, how: How, hold: Option<usize>, now: f64) -> Finding {
         let hold_conn = hold.map(|i| &self.conns[i]);
         Finding {
             kind: Kind::Middlebox,
-            idle_timeout: Some((low as f64, high as f64)),
+            idle_timeout: Some((floor1(low), ceil1(high))),
             expired_by: Some(how),
             // Below 1 s there is no keepalive to hold with.
             keepalive_holds: Some(hold_conn.is_some_and(|c| c.is_open())),
@@ -460,7 +504,7 @@ impl Probe {
     fn ended_unprovoked(
         &self,
         first: f64,
-        prior: Option<(u32, u32, How, Option<usize>)>,
+        prior: Option<(f64, f64, How, Option<usize>)>,
         now: f64,
     ) -> Finding {
         let lost: Vec<(&Conn, f64, How)> = self
@@ -505,7 +549,7 @@ impl Probe {
             // A middlebox bracket first, then the hold connection (or others) ended unprovoked.
             Some((low, high, prior_how, _)) => Finding {
                 kind: Kind::Middlebox,
-                idle_timeout: Some((low as f64, high as f64)),
+                idle_timeout: Some((floor1(low), ceil1(high))),
                 expired_by: Some(prior_how),
                 keepalive_holds: Some(holds == Some(true)),
                 closed_by_server_after_s: closed_by_server,

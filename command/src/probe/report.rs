@@ -46,6 +46,9 @@ pub struct Observation {
     pub opened_at_s: f64,
     /// "answered", "reset", "silence" (the first probe's fate) or null (never probed).
     pub first_probe: Option<&'static str>,
+    /// Seconds without data when the first probe really went out (the kernel's timer fires up
+    /// to about an eighth of idle_s late), when known.
+    pub first_probe_after_s: Option<f64>,
     /// "kashim" (closed when no longer needed), "fin", "reset" or "silence".
     pub ended_by: &'static str,
     /// Seconds after it opened.
@@ -115,19 +118,24 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "  round  idle     first probe  ended                       quiet"
+            "  round  idle     first probe             ended                       quiet"
         );
         for c in &self.connections {
+            let probe = match (c.first_probe, c.first_probe_after_s) {
+                (Some(fate), Some(at)) => format!("{fate} at {}", secs(at)),
+                (Some(fate), None) => fate.to_string(),
+                _ => "-".to_string(),
+            };
             let ended = match c.ended_by {
                 "kashim" => format!("closed by kashim at {}", secs(c.ended_after_s)),
                 how => format!("{how} at {}", secs(c.ended_after_s)),
             };
             let _ = writeln!(
                 out,
-                "  {:<6} {:<8} {:<12} {:<27} {}",
+                "  {:<6} {:<8} {:<23} {:<27} {}",
                 c.round,
                 secs(c.idle_s as f64),
-                c.first_probe.unwrap_or("-"),
+                probe,
                 ended,
                 secs(c.quiet_s)
             );
@@ -161,6 +169,7 @@ fn observation(c: &Conn, now: f64) -> Observation {
         idle_s: c.idle_s,
         opened_at_s: plan::round1(c.opened),
         first_probe,
+        first_probe_after_s: c.first_probe_quiet().map(plan::round1),
         ended_by: by,
         ended_after_s: plan::round1(at - c.opened),
         quiet_s: plan::round1(at - c.quiet_since),

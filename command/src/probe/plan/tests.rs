@@ -21,7 +21,10 @@ fn narrowing_fills_small_brackets_and_spreads_over_large_ones() {
 
 /// A path simulated tick by tick: a middlebox that forgets a connection after `forgets_after`
 /// s without packets (answering with `how`), and a far end that closes every connection after
-/// `far_end_closes` s without data.
+/// `far_end_closes` s without data. Keepalive timers fire `LATE` of their time late, as the
+/// kernel's timer wheel does.
+const LATE: f64 = 0.06;
+
 struct Path {
     forgets_after: Option<f64>,
     how: How,
@@ -30,7 +33,7 @@ struct Path {
 
 /// Runs a probe over `path`; returns the finding, when it came, and how many connections.
 fn simulate(path: &Path, max_s: u32) -> (Finding, f64, usize) {
-    let mut probe = Probe::new(max_s);
+    let mut probe = Probe::new();
     // Per connection: when a packet last crossed the middlebox, when its next probe is due,
     // and when a silent death will be reported.
     let mut last_packet = Vec::new();
@@ -45,7 +48,7 @@ fn simulate(path: &Path, max_s: u32) -> (Finding, f64, usize) {
                 now| {
         probe.conns.push(Conn::new(round, idle, now));
         lp.push(now);
-        np.push(now + idle as f64);
+        np.push(now + idle as f64 * (1.0 + LATE));
         d.push(None);
     };
     for t in ladder(max_s) {
@@ -83,7 +86,7 @@ fn simulate(path: &Path, max_s: u32) -> (Finding, f64, usize) {
                 if !forgotten {
                     probe.conns[i].saw_ack(now);
                     last_packet[i] = now;
-                    next_probe[i] = now + idle as f64;
+                    next_probe[i] = now + idle as f64 * (1.0 + LATE);
                 } else if path.how == How::Reset {
                     probe.conns[i].lose(now, How::Reset);
                 } else {
@@ -128,11 +131,12 @@ fn a_middlebox_that_resets_is_bracketed_to_a_second_and_keepalive_holds() {
     };
     let (f, took, conns) = simulate(&path, 20);
     assert_eq!(f.kind, Kind::Middlebox);
-    assert_eq!(f.idle_timeout, Some((5.0, 6.0)));
+    // The bracket is made of when the probes really went out: 5 s and 6 s, both 6 % late.
+    assert_eq!(f.idle_timeout, Some((5.3, 6.5)));
     assert_eq!(f.expired_by, Some(How::Reset));
     assert_eq!(f.keepalive_holds, Some(true));
     assert_eq!(f.hold_idle_s, Some(4));
-    assert_eq!(conns, 6 + 3);
+    assert_eq!(conns, 6 + 4);
     assert!(took < 16.0, "took {took}");
     let rec = recommend(&f, 20).unwrap();
     assert_eq!((rec.idle_s, rec.interval_s, rec.count), (2, 1, 6));
@@ -146,7 +150,7 @@ fn silence_is_bracketed_too() {
         far_end_closes: None,
     };
     let (f, _, _) = simulate(&path, 20);
-    assert_eq!(f.idle_timeout, Some((5.0, 6.0)));
+    assert_eq!(f.idle_timeout, Some((5.3, 6.5)));
     assert_eq!(f.expired_by, Some(How::Silence));
     assert_eq!(f.keepalive_holds, Some(true));
 }
@@ -162,11 +166,11 @@ fn minutes_long_timeouts_take_about_twice_the_timeout() {
     let (f, took, conns) = simulate(&path, 1800);
     let (low, high) = f.idle_timeout.unwrap();
     assert!(
-        low < 350.0 && 350.0 <= high && high - low <= 30.0,
+        low < 350.0 && 350.0 <= high && high - low <= 40.0,
         "{low} {high}"
     );
     assert_eq!(f.keepalive_holds, Some(true));
-    assert!(took < 2.0 * 512.0 + 10.0, "took {took}");
+    assert!(took < 2.0 * 512.0 * (1.0 + LATE) + 10.0, "took {took}");
     assert!(conns <= 12 + NARROWING_MAX);
     let rec = recommend(&f, 1800).unwrap();
     assert!(rec.idle_s < 350 / 2 + 1 && rec.interval_s == 10, "{rec:?}");
@@ -213,14 +217,14 @@ fn a_path_that_forgets_within_a_second_cannot_be_held() {
         far_end_closes: None,
     };
     let (f, _, _) = simulate(&path, 20);
-    assert_eq!(f.idle_timeout, Some((0.0, 1.0)));
+    assert_eq!(f.idle_timeout, Some((0.0, 1.1)));
     assert_eq!(f.keepalive_holds, Some(false));
     assert_eq!(recommend(&f, 20), None);
 }
 
 #[test]
 fn a_connection_closed_right_after_it_opened_is_refused_service() {
-    let mut probe = Probe::new(20);
+    let mut probe = Probe::new();
     for t in ladder(20) {
         probe.conns.push(Conn::new(1, t, 0.0));
     }
@@ -230,7 +234,7 @@ fn a_connection_closed_right_after_it_opened_is_refused_service() {
 
 #[test]
 fn a_probe_neither_answered_nor_lost_is_not_a_finding() {
-    let mut probe = Probe::new(2);
+    let mut probe = Probe::new();
     for t in ladder(2) {
         probe.conns.push(Conn::new(1, t, 0.0));
     }
