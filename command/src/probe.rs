@@ -170,6 +170,7 @@ impl Run<'_> {
                     for idle in idles {
                         self.open(2, idle).map_err(|e| self.connect_failed(&e))?;
                     }
+                    last_summary = report::progress_summary(&self.probe);
                 }
                 Step::Done(finding) => return Ok(finding),
                 Step::Unanswered { idle_s } => {
