@@ -109,14 +109,16 @@ else
 fi
 
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-    for t in probe-redis-timeout probe-redis-holds probe-sends-no-data probe-text-report probe-ctrl-c; do
+    for t in probe-redis-timeout probe-redis-holds probe-sends-no-data probe-ipv6 probe-host-name \
+        probe-text-report probe-ctrl-c; do
         skip "$t" "redis-server and redis-cli not installed (install redis-server)"
     done
     exit 0
 fi
-# redis PORT TIMEOUT: starts Redis on 127.0.0.1:PORT closing clients idle for TIMEOUT s (0: never).
+# redis PORT TIMEOUT: starts Redis on 127.0.0.1:PORT and [::1]:PORT closing clients idle for
+# TIMEOUT s (0: never).
 redis() {
-    timeout 120 redis-server --bind 127.0.0.1 --port "$1" --timeout "$2" --save '' --appendonly no \
+    timeout 120 redis-server --bind 127.0.0.1 -::1 --port "$1" --timeout "$2" --save '' --appendonly no \
         --dir "$work" >"$work/redis-$1.log" 2>&1 &
     pids+=($!)
     local i=0
@@ -160,6 +162,27 @@ elif [ -n "$a" ] && [ $((c - b)) = $((b - a)) ]; then
 else
     fail probe-sends-no-data "Redis read $((c - b)) bytes around the probe, one query is $((b - a))"
 fi
+
+# A bracketed IPv6 address, and a host name.
+run "$KB" --probe "[::1]:$p_holds" --max 2 --json
+why=""
+[ "$rc" = 0 ] || why="exit $rc: $(tail -n 1 "$work/err")"
+[ "$(field "$work/out" 'r["target"], r["address"], r["kind"]')" = "[::1]:$p_holds [::1]:$p_holds no_timeout" ] ||
+    why="$why; target/address/kind: $(field "$work/out" 'r["target"], r["address"], r["kind"]')"
+if [ "$rc" = 1 ] && grep -q "cannot assign\|not available\|unreachable" "$work/err"; then
+    skip probe-ipv6 "no IPv6 loopback here: $(cat "$work/err")"
+else
+    verdict probe-ipv6 "${why#; }"
+fi
+run "$KB" --probe "localhost:$p_holds" --max 2 --json
+why=""
+[ "$rc" = 0 ] || why="exit $rc: $(tail -n 1 "$work/err")"
+addr=$(field "$work/out" 'r["address"]')
+case "$addr" in
+    "127.0.0.1:$p_holds" | "[::1]:$p_holds") ;;
+    *) why="$why; address $addr" ;;
+esac
+verdict probe-host-name "${why#; }"
 
 # The text report and the progress lines.
 run "$KB" --probe "127.0.0.1:$p_holds" --max 2
