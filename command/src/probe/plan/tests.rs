@@ -21,7 +21,8 @@ fn narrowing_fills_small_brackets_and_spreads_over_large_ones() {
 
 /// A path simulated tick by tick: a middlebox that forgets a connection after `forgets_after`
 /// s without packets (answering with `how`), and a far end that closes every connection after
-/// `far_end_closes` s without data. Keepalive timers fire `LATE` of their time late, as the
+/// `far_end_closes` s without data, or a load balancer that resets connections without packets
+/// for `resets_idle_after` s. Keepalive timers fire `LATE` of their time late, as the
 /// kernel's timer wheel does.
 const LATE: f64 = 0.06;
 
@@ -29,6 +30,7 @@ struct Path {
     forgets_after: Option<f64>,
     how: How,
     far_end_closes: Option<f64>,
+    resets_idle_after: Option<f64>,
 }
 
 /// Runs a probe over `path`; returns the finding, when it came, and how many connections.
@@ -81,6 +83,10 @@ fn simulate(path: &Path, max_s: u32) -> (Finding, f64, usize) {
                 probe.conns[i].lose(now, How::Fin);
                 continue;
             }
+            if path.resets_idle_after.is_some_and(|n| now - last_packet[i] >= n) {
+                probe.conns[i].lose(now, How::Reset);
+                continue;
+            }
             if now >= next_probe[i] {
                 let forgotten = path.forgets_after.is_some_and(|f| now - last_packet[i] > f);
                 if !forgotten {
@@ -128,6 +134,7 @@ fn a_middlebox_that_resets_is_bracketed_to_a_second_and_keepalive_holds() {
         forgets_after: Some(5.5),
         how: How::Reset,
         far_end_closes: None,
+        resets_idle_after: None,
     };
     let (f, took, conns) = simulate(&path, 20);
     assert_eq!(f.kind, Kind::Middlebox);
@@ -148,6 +155,7 @@ fn silence_is_bracketed_too() {
         forgets_after: Some(5.5),
         how: How::Silence,
         far_end_closes: None,
+        resets_idle_after: None,
     };
     let (f, _, _) = simulate(&path, 20);
     assert_eq!(f.idle_timeout, Some((5.3, 6.5)));
@@ -162,6 +170,7 @@ fn minutes_long_timeouts_take_about_twice_the_timeout() {
         forgets_after: Some(350.0),
         how: How::Silence,
         far_end_closes: None,
+        resets_idle_after: None,
     };
     let (f, took, conns) = simulate(&path, 1800);
     let (low, high) = f.idle_timeout.unwrap();
@@ -182,6 +191,7 @@ fn no_timeout_up_to_max() {
         forgets_after: None,
         how: How::Reset,
         far_end_closes: None,
+        resets_idle_after: None,
     };
     let (f, took, _) = simulate(&path, 8);
     assert_eq!(f.kind, Kind::NoTimeout);
@@ -197,6 +207,7 @@ fn a_far_end_that_closes_on_data_idleness_defeats_keepalive() {
         forgets_after: None,
         how: How::Reset,
         far_end_closes: Some(5.0),
+        resets_idle_after: None,
     };
     let (f, took, conns) = simulate(&path, 20);
     assert_eq!(f.kind, Kind::FarEnd);
@@ -215,6 +226,7 @@ fn a_path_that_forgets_within_a_second_cannot_be_held() {
         forgets_after: Some(0.5),
         how: How::Reset,
         far_end_closes: None,
+        resets_idle_after: None,
     };
     let (f, _, _) = simulate(&path, 20);
     assert_eq!(f.idle_timeout, Some((0.0, 1.1)));
@@ -240,4 +252,21 @@ fn a_probe_neither_answered_nor_lost_is_not_a_finding() {
     }
     assert_eq!(probe.step(1.0), Step::Wait);
     assert_eq!(probe.step(10.0), Step::Unanswered { idle_s: 1 });
+}
+
+#[test]
+fn a_load_balancer_that_resets_idle_connections_is_held_by_keepalive() {
+    let path = Path {
+        forgets_after: None,
+        how: How::Reset,
+        far_end_closes: None,
+        resets_idle_after: Some(5.0),
+    };
+    let (f, _, _) = simulate(&path, 20);
+    assert_eq!(f.kind, Kind::EndsIdle);
+    assert_eq!(f.expired_by, Some(How::Reset));
+    assert_eq!(f.keepalive_holds, Some(true));
+    assert_eq!(f.closed_by_server_after_s, None);
+    assert_eq!(f.idle_timeout, Some((5.0, 5.1)));
+    assert_eq!(recommend(&f, 20).map(|r| r.idle_s), Some(2));
 }
