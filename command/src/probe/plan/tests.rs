@@ -83,7 +83,10 @@ fn simulate(path: &Path, max_s: u32) -> (Finding, f64, usize) {
                 probe.conns[i].lose(now, How::Fin);
                 continue;
             }
-            if path.resets_idle_after.is_some_and(|n| now - last_packet[i] >= n) {
+            if path
+                .resets_idle_after
+                .is_some_and(|n| now - last_packet[i] >= n)
+            {
                 probe.conns[i].lose(now, How::Reset);
                 continue;
             }
