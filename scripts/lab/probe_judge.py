@@ -28,12 +28,14 @@ def main():
     idle = r.get("recommended_idle_s")
     took = r.get("elapsed_s")
     conns = len(r.get("connections", []))
-    if bracket:
+    if r.get("kind") == "far_end" and bracket:
+        found = f"the far end ended every connection after {bracket['low_s']:g}-{bracket['high_s']:g} s quiet"
+    elif bracket:
         found = f"forgets after ({bracket['low_s']:g} s, {bracket['high_s']:g} s]"
     else:
         found = f"no timeout up to {r.get('max_s')} s"
     obs = (
-        f"{found}, expired by {how}, keepalive holds: {json.dumps(holds)}, "
+        f"{found}, expired by {json.dumps(how)}, keepalive holds: {json.dumps(holds)}, "
         f"closed by server after: {json.dumps(closed)}, recommended idle: {json.dumps(idle)}; "
         f"{conns} connections, took {took} s"
     )

@@ -301,14 +301,14 @@ pub fn progress_summary(probe: &Probe) -> String {
         Phase::Narrow { low, high, .. } => {
             format!(
                 "the path forgets between {} and {}",
-                secs(*low as f64),
-                secs(*high as f64)
+                secs(*low),
+                secs(*high)
             )
         }
         Phase::Hold { low, high, .. } => format!(
             "the path forgets between {} and {}; checking that keepalive holds",
-            secs(*low as f64),
-            secs(*high as f64)
+            secs(*low),
+            secs(*high)
         ),
         Phase::Grace { first, .. } => format!(
             "a connection was ended unprovoked at {}; waiting for the others",
