@@ -75,9 +75,9 @@ pub fn main(inv: &Invocation, target: &Target, max_s: u32) -> Result<ExitCode> {
             .map(|t| report::secs(*t as f64))
             .collect::<Vec<_>>()
             .join(" "),
-        report::secs((2 * max_s) as f64 + 10.0),
+        report::secs(deadline(max_s)),
     ));
-    let finding = run.watch()?;
+    let finding = run.watch(deadline(max_s))?;
     let elapsed = run.now();
     let result = report::Report::new(target, run.addr, max_s, &run.probe, &finding, elapsed);
     run.progress.clear();
@@ -142,12 +142,31 @@ impl Run<'_> {
     }
 
     /// Ticks until the plan is done; closes every connection on the way out.
-    fn watch(&mut self) -> Result<plan::Finding> {
+    fn watch(&mut self, deadline: f64) -> Result<plan::Finding> {
         let mut last_progress = 0.0;
         let mut last_summary = String::new();
         loop {
             self.poll_once()?;
             let now = self.now();
+            if now > deadline {
+                self.close_all();
+                let talkative = self
+                    .probe
+                    .conns
+                    .iter()
+                    .any(|c| c.quiet_since > c.opened + 1.0);
+                return Err(Error::failure(format!(
+                    "--probe {}: no finding after {}{}",
+                    self.target,
+                    report::secs(now),
+                    if talkative {
+                        ": the server sends data on its own, so the connections never stay quiet; \
+                         probe a port whose server waits for the client"
+                    } else {
+                        ""
+                    }
+                )));
+            }
             for i in 0..self.probe.conns.len() {
                 self.observe(i, now);
             }
@@ -328,6 +347,12 @@ impl Run<'_> {
         }
         self.drop_closed();
     }
+}
+
+/// The longest a probe can take: the ladder's top rung and a second round, each with its timer's
+/// lateness and the silence that ends it, and the hold check.
+fn deadline(max_s: u32) -> f64 {
+    2.0 * (max_s as f64 + plan::timer_slack(max_s) + plan::SILENCE_S) + 30.0
 }
 
 fn tcp_info(stream: &TcpStream) -> io::Result<libc::tcp_info> {
