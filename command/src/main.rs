@@ -1,8 +1,9 @@
 //! kashim: turn on TCP keepalive for programs you cannot edit.
 //!
 //! A small `main` over one module per mode: `run` (exec with libkashim.so preloaded),
-//! `print_env`, `inspect`, `attach`, `ebpf` and `probe`. `cli` declares every flag, `settings` applies the
-//! shared KASHIM_* rules, `error` turns every failure into one line and an exit status.
+//! `print_env`, `inspect`, `attach`, `ebpf` and `probe` (measure a path's idle timeout). `cli`
+//! declares every flag, `settings` applies the shared KASHIM_* rules, `error` turns every failure
+//! into one line and an exit status.
 
 mod attach;
 mod cli;
