@@ -328,7 +328,9 @@ impl Probe {
                 let early = self
                     .conns
                     .iter()
-                    .filter(|c| matches!(c.lost(), Some((at, _, false)) if at - c.opened < REFUSED_WITHIN_S))
+                    .filter(|c| {
+                        matches!(c.lost(), Some((at, _, false)) if at - c.opened < REFUSED_WITHIN_S)
+                    })
                     .count();
                 if early > 0 {
                     return Step::Refused {
@@ -387,7 +389,8 @@ impl Probe {
     }
 
     /// One round: its connections' first probes, in order of idle time. `low`/`high` is the
-    /// bracket known before it (the ladder: none), `ladder_hold` the hold connection and how the ladder saw connections lost (the narrowing round).
+    /// bracket known before it (the ladder: none); in the narrowing round, `ladder_hold` is the
+    /// ladder's hold connection and how the ladder saw connections lost.
     fn step_round(
         &mut self,
         round: u8,

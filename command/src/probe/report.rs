@@ -196,17 +196,21 @@ fn words(f: &Finding, max_s: u32, rec: Option<plan::Recommended>) -> (String, St
             secs(max_s as f64)
         ),
         Kind::Middlebox => format!(
-            "a middlebox (stateful firewall, NAT, load balancer) forgets idle connections {bracket}; \
-             {}{}",
+            "a middlebox (stateful firewall, NAT, load balancer) forgets idle connections \
+             {bracket}; {}{}",
             how_text(f.expired_by),
             match f.closed_by_server_after_s {
-                Some(n) => format!("; the far end also closed a connection after {} without data", secs(n)),
+                Some(n) => format!(
+                    "; the far end also closed a connection after {} without data",
+                    secs(n)
+                ),
                 None => String::new(),
             }
         ),
         Kind::EndsIdle => format!(
             "connections without keepalive are ended after {} idle ({}), but those with \
-             keepalive live: a middlebox ends idle connections itself and counts probes as activity",
+             keepalive live: a middlebox ends idle connections itself and counts probes as \
+             activity",
             secs(f.idle_timeout.map(|b| b.0).unwrap_or(0.0)),
             f.expired_by.map(How::name).unwrap_or("?")
         ),
