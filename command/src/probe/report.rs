@@ -320,3 +320,71 @@ pub fn progress_summary(probe: &Probe) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_the_issues_fields_and_the_text_its_lines() {
+        let mut probe = Probe::new();
+        probe.conns.push(Conn::new(1, 4, 0.0));
+        probe.conns[0].saw_ack(4.2);
+        probe.conns.push(Conn::new(1, 8, 0.0));
+        probe.conns[1].lose(8.5, How::Reset);
+        let finding = Finding {
+            kind: Kind::Middlebox,
+            idle_timeout: Some((4.2, 8.5)),
+            expired_by: Some(How::Reset),
+            keepalive_holds: Some(true),
+            closed_by_server_after_s: None,
+            hold_idle_s: Some(4),
+            hold_quiet_s: Some(12.5),
+        };
+        let target = Target {
+            host: "db.example.com".into(),
+            port: 5432,
+        };
+        let report = Report::new(
+            &target,
+            "192.0.2.7:5432".parse().unwrap(),
+            20,
+            &probe,
+            &finding,
+            12.5,
+        );
+        let v: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
+        assert_eq!(v["target"], "db.example.com:5432");
+        assert_eq!(v["idle_timeout"]["low_s"], 4.2);
+        assert_eq!(v["idle_timeout"]["high_s"], 8.5);
+        assert_eq!(v["expired_by"], "reset");
+        assert_eq!(v["keepalive_holds"], true);
+        assert!(v["closed_by_server_after_s"].is_null());
+        assert_eq!(v["recommended_idle_s"], 2);
+        assert_eq!(v["connections"][0]["first_probe"], "answered");
+        assert_eq!(v["connections"][0]["first_probe_after_s"], 4.2);
+        assert_eq!(v["connections"][1]["first_probe"], "reset");
+        assert_eq!(v["connections"][1]["ended_by"], "reset");
+        let text = report.text();
+        assert!(text.contains("path:       a middlebox"), "{text}");
+        assert!(
+            text.contains("after more than 4.2 s and at most 8.5 s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("keepalive:  holds: a connection probed every 4 s"),
+            "{text}"
+        );
+        assert!(text.contains("recommend:  kashim --idle 2s --interval 1s --count 6 -- COMMAND"));
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(secs(4.2), "4.2 s");
+        assert_eq!(secs(4.0), "4 s");
+        assert_eq!(secs(107.3), "107 s");
+        assert_eq!(secs(120.0), "2 min");
+        assert_eq!(secs(1800.0), "30 min");
+        assert_eq!(secs(9000.0), "2.5 h");
+    }
+}
