@@ -40,6 +40,7 @@ pub fn main(inv: &Invocation, target: &Target, max_s: u32) -> Result<ExitCode> {
         start: Instant::now(),
         probe: Probe::new(),
         streams: Vec::new(),
+        seen: Vec::new(),
         progress,
     };
     // The first connection picks the address and says whether the target answers at all.
@@ -96,6 +97,9 @@ struct Run<'a> {
     probe: Probe,
     /// One per `probe.conns` entry; None once closed or lost.
     streams: Vec<Option<TcpStream>>,
+    /// Per connection, from the last tick's tcp_info: segments received, data segments
+    /// received, and when the far end last acknowledged anything.
+    seen: Vec<(u32, u32, f64)>,
     progress: Progress,
 }
 
@@ -129,6 +133,7 @@ impl Run<'_> {
         let now = self.now();
         self.probe.conns.push(plan::Conn::new(round, idle_s, now));
         self.streams.push(Some(stream));
+        self.seen.push((0, 0, now));
         Ok(())
     }
 
@@ -324,6 +329,15 @@ impl Run<'_> {
         };
         if let Ok(info) = tcp_info(stream) {
             let last_ack = now - info.tcpi_last_ack_recv as f64 / 1000.0;
+            // A segment that is not data and moved no acknowledgement is the far end's own
+            // keepalive probe (out of window: the kernel answers it and discards it unread).
+            let (segs, data_segs, prev_ack) = self.seen[i];
+            let own = info.tcpi_segs_in.wrapping_sub(segs)
+                > info.tcpi_data_segs_in.wrapping_sub(data_segs);
+            if segs > 0 && own && (last_ack - prev_ack).abs() < 0.05 {
+                self.probe.conns[i].saw_far_end_probe(now);
+            }
+            self.seen[i] = (info.tcpi_segs_in, info.tcpi_data_segs_in, last_ack);
             self.probe.conns[i].saw_ack(last_ack);
             if info.tcpi_probes > 0 {
                 self.probe.conns[i].saw_probe(now);

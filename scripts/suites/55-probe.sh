@@ -110,19 +110,21 @@ fi
 
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
     for t in probe-redis-timeout probe-redis-holds probe-sends-no-data probe-ipv6 probe-host-name \
-        probe-text-report probe-ctrl-c; do
+        probe-far-end-keepalive probe-text-report probe-ctrl-c; do
         skip "$t" "redis-server and redis-cli not installed (install redis-server)"
     done
     exit 0
 fi
-# redis PORT TIMEOUT: starts Redis on 127.0.0.1:PORT and [::1]:PORT closing clients idle for
-# TIMEOUT s (0: never).
+# redis PORT TIMEOUT [ARGS...]: starts Redis on 127.0.0.1:PORT and [::1]:PORT closing clients
+# idle for TIMEOUT s (0: never).
 redis() {
-    timeout 120 redis-server --bind 127.0.0.1 -::1 --port "$1" --timeout "$2" --save '' --appendonly no \
-        --dir "$work" >"$work/redis-$1.log" 2>&1 &
+    local port=$1 idle=$2
+    shift 2
+    timeout 120 redis-server --bind 127.0.0.1 -::1 --port "$port" --timeout "$idle" --save '' \
+        --appendonly no --dir "$work" "$@" >"$work/redis-$port.log" 2>&1 &
     pids+=($!)
     local i=0
-    until redis-cli -p "$1" ping >/dev/null 2>&1 || [ $i = 50 ]; do sleep 0.1; i=$((i + 1)); done
+    until redis-cli -p "$port" ping >/dev/null 2>&1 || [ $i = 50 ]; do sleep 0.1; i=$((i + 1)); done
 }
 net_in() { redis-cli -p "$1" info stats | sed -n 's/^total_net_input_bytes:\([0-9]*\).*/\1/p'; }
 
@@ -154,6 +156,9 @@ r=$work/out why=""
 [ "$(field "$r" 'all(c["first_probe"] == "answered" for c in r["connections"])')" = True ] ||
     why="$why; not every first probe was answered"
 [ -s "$work/err" ] && why="$why; --json printed progress with stderr not a terminal: $(head -n 1 "$work/err")"
+# Redis's own keepalive (tcp-keepalive 300) does not fire within 4 s.
+[ "$(field "$r" 'r["far_end_keepalive_after_s"]')" = None ] ||
+    why="$why; far_end_keepalive_after_s $(field "$r" 'r["far_end_keepalive_after_s"]')"
 verdict probe-redis-holds "${why#; }"
 if [ "$probe_rc" != 0 ]; then
     fail probe-sends-no-data "the probe did not run (exit $probe_rc)"
@@ -183,6 +188,16 @@ case "$addr" in
     *) why="$why; address $addr" ;;
 esac
 verdict probe-host-name "${why#; }"
+
+# Redis with its own keepalive every 3 s (tcp-keepalive 3): its probes are seen and reported.
+p_ka=$(free_port)
+redis "$p_ka" 0 --tcp-keepalive 3
+run "$KB" --probe "127.0.0.1:$p_ka" --max 4 --json
+why=""
+[ "$rc" = 0 ] || why="exit $rc: $(tail -n 1 "$work/err")"
+after=$(field "$work/out" 'r["far_end_keepalive_after_s"]')
+within "$after" 2.9 4.5 || why="$why; far_end_keepalive_after_s $after, Redis tcp-keepalive is 3 s"
+verdict probe-far-end-keepalive "${why#; }"
 
 # The text report and the progress lines.
 run "$KB" --probe "127.0.0.1:$p_holds" --max 2

@@ -115,6 +115,10 @@ pub struct Conn {
     pub probe_seen: Option<f64>,
     pub ended: Option<(f64, Ended)>,
     pub bytes_received: u64,
+    /// Segments the far end sent on its own (neither data nor an answer to a probe of ours):
+    /// its own keepalive probes. How many, and how long the connection was quiet at the first.
+    pub far_end_probes: u32,
+    pub far_end_probe_quiet: Option<f64>,
 }
 
 impl Conn {
@@ -128,6 +132,16 @@ impl Conn {
             probe_seen: None,
             ended: None,
             bytes_received: 0,
+            far_end_probes: 0,
+            far_end_probe_quiet: None,
+        }
+    }
+
+    /// The far end sent a segment of its own at `at`.
+    pub fn saw_far_end_probe(&mut self, at: f64) {
+        self.far_end_probes += 1;
+        if self.far_end_probe_quiet.is_none() {
+            self.far_end_probe_quiet = Some(at - self.quiet_since);
         }
     }
 

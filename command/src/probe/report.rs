@@ -18,6 +18,8 @@ pub struct Report {
     pub expired_by: Option<How>,
     pub keepalive_holds: Option<bool>,
     pub closed_by_server_after_s: Option<f64>,
+    /// The far end's own keepalive: seconds of quiet at the first probe it sent, or null.
+    pub far_end_keepalive_after_s: Option<f64>,
     pub recommended_idle_s: Option<u32>,
     pub recommended_interval_s: Option<u32>,
     pub recommended_count: Option<u32>,
@@ -56,6 +58,8 @@ pub struct Observation {
     /// Seconds without data from the far end when it ended.
     pub quiet_s: f64,
     pub bytes_received: u64,
+    /// Keepalive probes the far end sent on this connection.
+    pub far_end_probes: u32,
 }
 
 impl Report {
@@ -81,6 +85,12 @@ impl Report {
             expired_by: finding.expired_by,
             keepalive_holds: finding.keepalive_holds,
             closed_by_server_after_s: finding.closed_by_server_after_s,
+            far_end_keepalive_after_s: probe
+                .conns
+                .iter()
+                .filter_map(|c| c.far_end_probe_quiet)
+                .reduce(f64::min)
+                .map(plan::round1),
             recommended_idle_s: rec.map(|r| r.idle_s),
             recommended_interval_s: rec.map(|r| r.interval_s),
             recommended_count: rec.map(|r| r.count),
@@ -114,6 +124,14 @@ impl Report {
         );
         let _ = writeln!(out, "path:       {}", self.verdict);
         let _ = writeln!(out, "keepalive:  {}", self.holds_text);
+        if let Some(after) = self.far_end_keepalive_after_s {
+            let _ = writeln!(
+                out,
+                "far end:    sends keepalive probes of its own, the first after {} quiet: they \
+                 keep the path's state too, so a middlebox timeout longer than that cannot show",
+                secs(after)
+            );
+        }
         let _ = writeln!(out, "recommend:  {}", self.recommendation);
         let _ = writeln!(out);
         let _ = writeln!(
@@ -174,6 +192,7 @@ fn observation(c: &Conn, now: f64) -> Observation {
         ended_after_s: plan::round1(at - c.opened),
         quiet_s: plan::round1(at - c.quiet_since),
         bytes_received: c.bytes_received,
+        far_end_probes: c.far_end_probes,
     }
 }
 
@@ -360,6 +379,7 @@ mod tests {
         assert_eq!(v["expired_by"], "reset");
         assert_eq!(v["keepalive_holds"], true);
         assert!(v["closed_by_server_after_s"].is_null());
+        assert!(v["far_end_keepalive_after_s"].is_null());
         assert_eq!(v["recommended_idle_s"], 2);
         assert_eq!(v["connections"][0]["first_probe"], "answered");
         assert_eq!(v["connections"][0]["first_probe_after_s"], 4.2);
