@@ -17,6 +17,12 @@ K_IDLE=1 K_INTVL=1 K_COUNT=3   # kashim timers: probes every second, dead after 
 USER_TIMEOUT=3      # KASHIM_USER_TIMEOUT for scenario 5a, seconds
 GIVE_UP=8           # the lab stops a recv that hangs after this long
 DEAD_AFTER=$((K_IDLE + K_INTVL * K_COUNT))
+# kashim --probe rows (p1-p5): the controller's own host firewall forgets p1's and p2's
+# connections after PROBE_CT s; HAProxy's and sshd's own idle limits are PROBE_SERVER_IDLE s.
+PROBE_CT=5
+PROBE_SERVER_IDLE=5
+PROBE_MAX=20        # --max where there is a timeout to find
+PROBE_NONE_MAX=8    # --max on the path without one
 
 usage() {
     cat <<EOF
@@ -58,6 +64,16 @@ Scenarios, all run side by side (each on its own port):
   9   kashim on the controller with KASHIM_ONLY=10.77.1.2 (the crawler): survives, and
       ss shows a keepalive timer on that connection but none on a second connection the
       controller's namespace opens to an address KASHIM_ONLY does not name
+  p1  kashim --probe from the crawler to Redis on the controller, whose own host firewall
+      (nftables, conntrack timeout ${PROBE_CT} s) forgets idle connections and resets them: a
+      bracket of at most 2 s around ${PROBE_CT} s, "reset", keepalive holds, a recommended idle
+      below it (the lab's firewall passes the probe rows' ports without state)
+  p2  the same, but the firewall drops the forgotten connection's packets: "silence"
+  p3  the same through a port the firewall passes without state (--max ${PROBE_NONE_MAX}s):
+      no idle timeout up to --max
+  p4  HAProxy on the controller (timeout client ${PROBE_SERVER_IDLE}s) in front of Redis: it answers
+      keepalive probes itself and closes on data idleness: keepalive does not hold
+  p5  sshd on the controller (LoginGraceTime ${PROBE_SERVER_IDLE}): closed by the server after ~${PROBE_SERVER_IDLE} s
 kashim timers used: KASHIM_IDLE=${K_IDLE} KASHIM_INTERVAL=${K_INTVL} KASHIM_COUNT=${K_COUNT}.
 
 Output: one row per scenario: ✓ or ✗ (observed vs expected), what happened, and when.
@@ -67,7 +83,8 @@ Exit status: 0 all scenarios as expected, 1 some did not, 77 the lab could not r
 
 Options:
   --without-kashim  run every scenario without LD_PRELOAD, expectations unchanged:
-                    every row that needs kashim must then show ✗ (proves the lab can fail)
+                    every row that needs kashim must then show ✗ (proves the lab can fail);
+                    the --probe rows (no LD_PRELOAD involved) are skipped
   --keep-logs       keep the programs' logs and print where they are
   --report FILE     also write "<id> pass|fail|skip <text>" lines to FILE (for test suites)
   --list            list the scenarios: id|title|expected|needs|outcome without kashim
@@ -77,14 +94,16 @@ Needs: root (namespaces, nftables), nft (nftables), ip (iproute2), unshare and t
 (util-linux, coreutils), python3, libkashim.so (\$LIBKASHIM, default
 target/release/libkashim.so: cargo build --release); java 11+ and node for 6a/6b; the kashim
 command (\$LAB_KASHIM, default target/release/kashim) and pgrep (procps) for 7a/7b; for 8a/8b
-gcc with static glibc, and for 8a the kashim command built with eBPF support.
+gcc with static glibc, and for 8a the kashim command built with eBPF support; for p1-p5 the
+kashim command, redis-server, haproxy (p4) and sshd with ssh-keygen (p5, openssh-server).
 Nothing leaves the lab's namespaces; everything stops by itself and is cleaned up on
 exit or Ctrl-C.
 EOF
 }
 
-# id|title|expected|needs (kashim, java, node)|outcome without kashim (differs or same):
-# a "differs" row must show ✗ in a --without-kashim run, or it proves nothing.
+# id|title|expected|needs (kashim, java, node...)|outcome without kashim (differs, same, or none
+# for rows the library plays no part in): a "differs" row must show ✗ in a --without-kashim
+# run, or it proves nothing.
 SCENARIOS=(
     "1|no kashim|reset (Errno 104)||same"
     "2a|kashim on the crawler (client) only|survives|kashim|differs"
@@ -103,6 +122,11 @@ SCENARIOS=(
     "8a|static crawler under kashim --ebpf|survives|ebpf static|differs"
     "8b|static crawler, LD_PRELOAD only|reset (Errno 104)|kashim static|same"
     "9|KASHIM_ONLY names only the crawler|survives|kashim|differs"
+    "p1|probe: firewall forgets, resets|~${PROBE_CT} s, reset, holds|probe redis|none"
+    "p2|probe: firewall forgets, drops|~${PROBE_CT} s, silence|probe redis|none"
+    "p3|probe: no idle timeout on the path|none up to ${PROBE_NONE_MAX} s|probe redis|none"
+    "p4|probe: HAProxy closes idle clients|does not hold|probe redis haproxy|none"
+    "p5|probe: sshd LoginGraceTime|server, ~${PROBE_SERVER_IDLE} s|probe sshd|none"
 )
 
 field() { local f; IFS='|' read -r -a f <<<"$1"; printf '%s' "${f[$2]:-}"; }   # field LINE N
@@ -214,6 +238,15 @@ cname() { echo "c${1//[^0-9a-z]/}"; } # scenario id -> nft counter name suffix
 # everything else (notably the next packet of a connection conntrack has forgotten) is
 # answered with a TCP reset. Each scenario's resets are counted separately, so the lab can
 # tell that an RST came from this rule and not from the peer.
+# The probe rows' ports pass the middle firewall without state: p1 and p2 meet the controller's
+# own firewall (below), p3-p5 no firewall at all.
+probe_ports() {   # probe_ports ID...: the ports of those scenarios, comma-separated
+    local i out=()
+    for i in "${!SCENARIOS[@]}"; do
+        [[ " $* " == *" $(field "${SCENARIOS[$i]}" 0) "* ]] && out+=("$(port_of "$i")")
+    done
+    local IFS=,; echo "${out[*]}"
+}
 {
     echo "table inet kashimlab {"
     i=0
@@ -224,6 +257,8 @@ cname() { echo "c${1//[^0-9a-z]/}"; } # scenario id -> nft counter name suffix
     done
     echo "  chain forward {"
     echo "    type filter hook forward priority filter; policy drop;"
+    echo "    tcp dport { $(probe_ports p1 p2 p3 p4 p5) } accept"
+    echo "    tcp sport { $(probe_ports p1 p2 p3 p4 p5) } accept"
     echo "    ct state established,related accept"
     echo "    tcp flags & (fin | syn | rst | ack) == syn ct state new accept"
     for s in "${SCENARIOS[@]}"; do
@@ -241,6 +276,24 @@ nft -f "$WORK/ruleset.nft"
 sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=$CT_TIMEOUT
 sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0
 [ "$(sysctl -n net.netfilter.nf_conntrack_tcp_timeout_established)" = "$CT_TIMEOUT" ]
+
+# The controller's host firewall for p1 (forgotten connections reset) and p2 (dropped), with
+# its own conntrack timeout: conntrack settings belong to each network namespace.
+{
+    echo "table inet probehost {"
+    echo "  chain input {"
+    echo "    type filter hook input priority filter; policy accept;"
+    echo "    tcp dport != { $(probe_ports p1 p2) } accept"
+    echo "    ct state established,related accept"
+    echo "    tcp flags & (fin | syn | rst | ack) == syn ct state new accept"
+    echo "    tcp dport $(probe_ports p1) reject with tcp reset"
+    echo "    tcp dport $(probe_ports p2) drop"
+    echo "  }"
+    echo "}"
+} >"$WORK/probehost.nft"
+ip netns exec controller nft -f "$WORK/probehost.nft"
+ip netns exec controller sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=$PROBE_CT
+ip netns exec controller sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0
 
 counter() { nft list counter inet kashimlab "$1" | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
 
@@ -450,10 +503,68 @@ run_scenario() {
     printf '%s\t%s\n' "$res" "$obs" >"$WORK/$id.result"
 }
 
+# run_probe_scenario INDEX: kashim --probe from the crawler's namespace to a real server in the
+# controller's; writes "pass|fail<TAB>observed" to WORK/ID.result.
+run_probe_scenario() {
+    local i=$1 s=${SCENARIOS[$1]} id p log max=$PROBE_MAX expect=$PROBE_CT rc
+    id=$(field "$s" 0); p=$(port_of "$i")
+    log="$WORK/$id.server.log"
+    local redis=(redis-server --save '' --appendonly no --protected-mode no --timeout 0 --dir "$WORK")
+    case "$id" in
+        p1|p2|p3) start controller "$log" 60 TERM no "${redis[@]}" --bind 10.77.2.2 --port "$p" ;;
+        p4)
+            start controller "$WORK/$id.redis.log" 60 TERM no "${redis[@]}" --bind 127.0.0.1 --port "$((p + 200))"
+            cat >"$WORK/$id.haproxy.cfg" <<EOF
+global
+    maxconn 100
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client ${PROBE_SERVER_IDLE}s
+    timeout server ${PROBE_SERVER_IDLE}s
+frontend probe
+    bind 10.77.2.2:$p
+    default_backend redis
+backend redis
+    server redis 127.0.0.1:$((p + 200))
+EOF
+            start controller "$log" 60 TERM no haproxy -db -f "$WORK/$id.haproxy.cfg" ;;
+        p5)
+            start controller "$log" 60 TERM no "$(command -v sshd)" -D -e -f /dev/null -o "Port=$p" \
+                -o ListenAddress=10.77.2.2 -o "HostKey=$WORK/ssh_host_key" \
+                -o "LoginGraceTime=$PROBE_SERVER_IDLE" -o PidFile=none -o UsePAM=no ;;
+    esac
+    case "$id" in p3) max=$PROBE_NONE_MAX ;; p4|p5) expect=$PROBE_SERVER_IDLE ;; esac
+    local n=80
+    until ip netns exec controller ss -Hltn "( sport = :$p )" | grep -q .; do
+        n=$((n - 1))
+        if [ $n = 0 ]; then
+            printf 'fail\tthe server did not start: %s\n' "$(tail -n 1 "$log")" >"$WORK/$id.result"
+            return
+        fi
+        sleep 0.1
+    done
+    ip netns exec crawler timeout -s INT -k 2 $((2 * max + 30)) "$LAB_KASHIM" --probe "10.77.2.2:$p" \
+        --max "$max" --json >"$WORK/$id.probe.json" 2>"$WORK/$id.probe.err"
+    rc=$?
+    "$PY" "$LAB/probe_judge.py" "$id" "$WORK/$id.probe.json" "$rc" "$WORK/$id.probe.err" "$expect" \
+        >"$WORK/$id.result"
+}
+
 # Which scenarios cannot run here?
 skip_reason() {
     local needs=$1
-    if [[ $needs == *kashim* ]] && [ "$without" = 0 ] && [ ! -f "$LIBKASHIM" ]; then
+    if [[ $needs == *probe* ]] && [ "$without" = 1 ]; then
+        echo "kashim --probe runs no program under libkashim.so: nothing to compare without it"
+    elif [[ $needs == *probe* ]] && [ ! -x "$LAB_KASHIM" ]; then
+        echo "the kashim command is not built at $LAB_KASHIM (cargo build --release)"
+    elif [[ $needs == *redis* ]] && ! command -v redis-server >/dev/null; then
+        echo "redis-server not found (install redis-server)"
+    elif [[ $needs == *haproxy* ]] && ! command -v haproxy >/dev/null; then
+        echo "haproxy not found (install haproxy)"
+    elif [[ $needs == *sshd* ]] && [ ! -f "$WORK/ssh_host_key" ]; then
+        echo "cannot make an sshd host key: $(head -n 1 "$WORK/ssh-keygen.err" 2>/dev/null) (install openssh-server)"
+    elif [[ $needs == *kashim* ]] && [ "$without" = 0 ] && [ ! -f "$LIBKASHIM" ]; then
         echo "libkashim.so not found at $LIBKASHIM (cargo build --release)"
     elif [[ $needs == *java* ]] && [ ! -f "$WORK/java/Crawler.class" ]; then
         echo "cannot compile Crawler.java: $(head -n 1 "$WORK/javac.err" 2>/dev/null) (install a JDK 11 or later)"
@@ -480,6 +591,10 @@ gcc -static -O2 -o "$WORK/crawler-static" "$LAB/crawler-static.c" 2>"$WORK/crawl
 # Compiled once here, not by java's source launcher inside 6a: that compile costs a second of CPU
 # while all scenarios run at once, and under load it made 6a miss its window.
 javac -d "$WORK/java" "$LAB/Crawler.java" >"$WORK/javac.err" 2>&1
+# sshd (p5) needs a host key and its privilege separation directory (/run is the lab's own).
+if command -v sshd >/dev/null && ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh_host_key" 2>"$WORK/ssh-keygen.err"; then
+    mkdir -p /run/sshd
+fi
 pids=()
 for i in "${!SCENARIOS[@]}"; do
     s=${SCENARIOS[$i]}
@@ -488,7 +603,10 @@ for i in "${!SCENARIOS[@]}"; do
         printf 'skip\tskipped: %s\n' "$why" >"$WORK/$(field "$s" 0).result"
         continue
     fi
-    run_scenario "$i" &
+    case "$(field "$s" 0)" in
+        p*) run_probe_scenario "$i" & ;;
+        *) run_scenario "$i" & ;;
+    esac
     pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid" || true; done

@@ -11,6 +11,8 @@ use lexopt::{Arg, Parser, ValueExt};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+pub use crate::probe::target::Target;
+
 /// What kashim was asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModeKind {
@@ -19,6 +21,7 @@ pub enum ModeKind {
     Inspect,
     Attach,
     Ebpf,
+    Probe,
 }
 
 impl ModeKind {
@@ -30,6 +33,7 @@ impl ModeKind {
             ModeKind::Inspect => "--inspect",
             ModeKind::Attach => "--attach",
             ModeKind::Ebpf => "--ebpf",
+            ModeKind::Probe => "--probe",
         }
     }
 }
@@ -68,7 +72,9 @@ const SCOPE_MODES: &[ModeKind] = &[Run, PrintEnv, Ebpf];
 /// --no-children changes the environment COMMAND's children inherit: LD_PRELOAD modes only
 /// (--ebpf covers the whole cgroup, children included).
 const CHILDREN_MODES: &[ModeKind] = &[Run, PrintEnv];
-const ANY: &[ModeKind] = &[Run, PrintEnv, Inspect, Attach, Ebpf];
+const ANY: &[ModeKind] = &[Run, PrintEnv, Inspect, Attach, Ebpf, Probe];
+/// --idle: kashim's idle where it sets keepalive, and the threshold of --inspect and --attach.
+const IDLE_MODES: &[ModeKind] = &[Run, PrintEnv, Inspect, Attach, Ebpf];
 /// --force=cap: the library applies it at each setsockopt, the eBPF program and --attach to the
 /// timers they find.
 const CAP_MODES: &[ModeKind] = &[Run, PrintEnv, Attach, Ebpf];
@@ -80,7 +86,7 @@ pub const FLAGS: &[Flag] = &[
         value: Value::Required("D"),
         accepts: "a duration such as 30s, 10m or 1h; 1s to 32767s",
         help: "idle time before the first probe (KASHIM_IDLE).\nDefault 60s; 1s to 32767s in whole seconds. With --inspect and --attach also\nthe threshold: a connection is at risk when keepalive is off or its first\nprobe comes later.",
-        modes: ANY,
+        modes: IDLE_MODES,
         var: Some("KASHIM_IDLE"),
     },
     Flag {
@@ -246,12 +252,30 @@ pub const FLAGS: &[Flag] = &[
         var: None,
     },
     Flag {
+        long: "--probe",
+        short: None,
+        value: Value::Required("HOST:PORT"),
+        accepts: "HOST:PORT, e.g. db.example.com:5432, 10.0.0.5:22 or [2001:db8::5]:443",
+        help: "measure how long the path to HOST:PORT keeps an idle TCP connection, and\nwhether keepalive can hold it; ends with a recommended kashim line.\nAny server that holds idle connections will do; sends no data. Takes\nabout twice the idle timeout it finds, or --max if none (see docs/probe.md).",
+        modes: &[Probe],
+        var: None,
+    },
+    Flag {
+        long: "--max",
+        short: None,
+        value: Value::Required("D"),
+        accepts: "whole seconds from 2s to 32767s, e.g. 90s, 10m, 1h",
+        help: "with --probe: the longest idle time tried. Default 30m; 2s to 32767s.",
+        modes: &[Probe],
+        var: None,
+    },
+    Flag {
         long: "--json",
         short: None,
         value: Value::None,
         accepts: "",
-        help: "with --inspect, --attach or --ebpf --status: print JSON instead of a table.",
-        modes: &[Inspect, Attach, Ebpf],
+        help: "with --inspect, --attach, --ebpf --status or --probe: print JSON instead\nof a table.",
+        modes: &[Inspect, Attach, Ebpf, Probe],
         var: None,
     },
     Flag {
@@ -328,6 +352,10 @@ pub enum Mode {
         pid: i32,
     },
     Ebpf(EbpfMode),
+    Probe {
+        target: Target,
+        max_s: u32,
+    },
 }
 
 /// A keepalive setting given on the command line: the flag as the user spelled it, the
@@ -366,6 +394,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
     let mut detach = false;
     let mut status = false;
     let mut completion = None;
+    let mut probe = None;
+    let mut max = None;
     let mut command: Vec<OsString> = Vec::new();
 
     while let Some(arg) = parser.next().map_err(lexopt_error)? {
@@ -430,6 +460,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
             "--detach" => detach = true,
             "--status" => status = true,
             "--json" => json = true,
+            "--probe" => probe = Some(value.unwrap()),
+            "--max" => max = Some(value.unwrap()),
             "--completion" => completion = Some(value.unwrap().to_string_lossy().into_owned()),
             "--help" => return Ok(simple(Mode::Help)),
             "--version" => return Ok(simple(Mode::Version)),
@@ -457,6 +489,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
         (inspect.is_some(), Inspect),
         (attach.is_some(), Attach),
         (ebpf, Ebpf),
+        (probe.is_some(), Probe),
     ]
     .iter()
     .filter(|(on, _)| *on)
@@ -543,6 +576,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
             pid: attach.unwrap(),
         },
         Ebpf => Mode::Ebpf(ebpf_mode(command, cgroup, detach, status)?),
+        Probe => Mode::Probe {
+            target: Target::parse(&probe.unwrap())?,
+            max_s: probe_max(max)?,
+        },
     };
     Ok(Invocation {
         mode,
@@ -575,6 +612,29 @@ fn ebpf_mode(
         )),
         (None, false, false) => Ok(EbpfMode::Run { command }),
     }
+}
+
+/// The longest idle a probe tries: a keepalive idle time (its top rung uses it), at least 2 s so
+/// there is a bracket to find.
+pub const PROBE_MAX_DEFAULT_S: u32 = 1800;
+const PROBE_MAX_RANGE_S: std::ops::RangeInclusive<u64> = 2..=32767;
+
+fn probe_max(value: Option<OsString>) -> Result<u32> {
+    let Some(value) = value else {
+        return Ok(PROBE_MAX_DEFAULT_S);
+    };
+    let f = flag("--max");
+    let shown = kashim_config::escape(value.as_encoded_bytes());
+    let why = match value.to_str().map(kashim_config::whole_seconds) {
+        Some(Ok(s)) if PROBE_MAX_RANGE_S.contains(&s) => return Ok(s as u32),
+        Some(Ok(_)) => "is out of range".to_string(),
+        Some(Err(why)) => why,
+        None => "is not valid UTF-8".to_string(),
+    };
+    Err(Error::usage(format!(
+        "--max \"{shown}\" {why} (accepted: {})",
+        f.accepts
+    )))
 }
 
 fn simple(mode: Mode) -> Invocation {

@@ -12,6 +12,7 @@ Usage: kashim [options] [--] COMMAND [ARGS...]
        kashim [options] --attach PID [--json]
        kashim --ebpf [options] -- COMMAND [ARGS...]
        kashim --ebpf --cgroup PATH [options] | --cgroup PATH --detach | --status [--json]
+       kashim --probe HOST:PORT [--max D] [--json]
 
 Turns on TCP keepalive with short timers for every TCP socket of a program, so idle
 connections survive NATs, load balancers and firewalls, and dead peers are noticed.
@@ -25,8 +26,10 @@ D is a duration: a bare number is seconds; suffixes ms, s, m, h (600, 30s, 10m, 
 LD_PRELOAD is extended, not replaced. kashim warns (and runs COMMAND anyway) when LD_PRELOAD
 cannot reach COMMAND (static, setuid/setgid, file capabilities); --ebpf reaches those.
 Exit status: a run and --ebpf -- COMMAND: COMMAND's own; --inspect/--attach: 0 when no
-connection is at risk, 1 otherwise or on an error (a zombie, a kernel thread); --ebpf --cgroup/--detach/--status: 0 when
-done, 1 on an error; 2 for a bad option or value; 125 if kashim cannot find or load its library;
+connection is at risk, 1 otherwise or on an error (a zombie, a kernel thread); --ebpf
+--cgroup/--detach/--status: 0 when done, 1 on an error; --probe: 0 when it ran to its end, 1 when
+the target refuses or cannot be reached; 2 for a bad option or value; 125 if kashim cannot find or
+load its library;
 126/127 if COMMAND cannot be run / is not found.
 ";
 
@@ -126,7 +129,8 @@ _kashim() {{
         --lib) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --cgroup) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --inspect|--attach) COMPREPLY=($(compgen -W "$(ps -e -o pid= 2>/dev/null)" -- "$cur")); return ;;
-        --idle|--interval|--count) return ;;
+        --probe) COMPREPLY=($(compgen -A hostname -S : -- "$cur")); compopt -o nospace 2>/dev/null; return ;;
+        --idle|--interval|--count|--max) return ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "{}" -- "$cur"))

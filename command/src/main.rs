@@ -1,8 +1,9 @@
 //! kashim: turn on TCP keepalive for programs you cannot edit.
 //!
 //! A small `main` over one module per mode: `run` (exec with libkashim.so preloaded),
-//! `print_env`, `inspect`, `attach` and `ebpf`. `cli` declares every flag, `settings` applies the
-//! shared KASHIM_* rules, `error` turns every failure into one line and an exit status.
+//! `print_env`, `inspect`, `attach`, `ebpf` and `probe` (measure a path's idle timeout). `cli`
+//! declares every flag, `settings` applies the shared KASHIM_* rules, `error` turns every failure
+//! into one line and an exit status.
 
 mod attach;
 mod cli;
@@ -16,6 +17,7 @@ mod kernel_defaults;
 mod library;
 mod pidfd;
 mod print_env;
+mod probe;
 mod proc_net;
 mod reach;
 mod run;
@@ -44,5 +46,6 @@ fn dispatch() -> error::Result<ExitCode> {
         Mode::Inspect { pid } => inspect::main(&inv, *pid),
         Mode::Attach { pid } => attach::main(&inv, *pid),
         Mode::Ebpf(mode) => ebpf::main(&inv, mode),
+        Mode::Probe { target, max_s } => probe::main(&inv, target, *max_s),
     }
 }

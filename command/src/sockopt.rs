@@ -65,7 +65,7 @@ fn get(fd: BorrowedFd, level: i32, name: i32) -> io::Result<i32> {
     Ok(value)
 }
 
-fn set(fd: BorrowedFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+pub fn set(fd: BorrowedFd, level: i32, name: i32, value: i32) -> io::Result<()> {
     // SAFETY: as above.
     let rc = unsafe {
         libc::setsockopt(

@@ -447,6 +447,17 @@ fn duration_ms(value: &str) -> Result<u64, String> {
         .ok_or_else(|| "is out of range".to_string())
 }
 
+/// A duration in whole seconds (a bare number is seconds; suffixes ms, s, m, h), with no range
+/// check: for command options whose range is not a KASHIM_* variable's. `Err` is the reason, e.g.
+/// `is not a whole number of seconds`.
+pub fn whole_seconds(value: &str) -> Result<u64, String> {
+    let ms = duration_ms(value.trim())?;
+    if !ms.is_multiple_of(1000) {
+        return Err("is not a whole number of seconds".to_string());
+    }
+    Ok(ms / 1000)
+}
+
 fn keepalive_seconds(value: &str) -> Result<u32, String> {
     let ms = duration_ms(value)?;
     if !ms.is_multiple_of(1000) {

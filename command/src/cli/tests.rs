@@ -238,3 +238,55 @@ fn inspect_takes_an_optional_pid_and_a_threshold() {
     );
     assert_eq!(p(&["--inspect"]).unwrap().mode, Mode::Inspect { pid: None });
 }
+
+#[test]
+fn probe_takes_a_target_and_a_max() {
+    let inv = p(&["--probe", "[::1]:22", "--max", "90s", "--json"]).unwrap();
+    assert_eq!(
+        inv.mode,
+        Mode::Probe {
+            target: Target {
+                host: "::1".into(),
+                port: 22
+            },
+            max_s: 90
+        }
+    );
+    assert!(inv.json);
+    let inv = p(&["--probe=db:5432"]).unwrap();
+    assert_eq!(
+        inv.mode,
+        Mode::Probe {
+            target: Target {
+                host: "db".into(),
+                port: 5432
+            },
+            max_s: PROBE_MAX_DEFAULT_S
+        }
+    );
+}
+
+#[test]
+fn probe_refuses_bad_input_in_one_line() {
+    assert!(usage_line(&["--probe", "db"]).starts_with("--probe \"db\" has no port"));
+    assert!(usage_line(&["--probe", "db:70000"]).contains("out of range"));
+    for (max, why) in [
+        ("1s", "is out of range"),
+        ("32768", "is out of range"),
+        ("1500ms", "is not a whole number of seconds"),
+        ("soon", "is not a duration"),
+    ] {
+        let line = usage_line(&["--probe", "db:22", "--max", max]);
+        assert_eq!(
+            line,
+            format!(
+                "--max \"{max}\" {why} (accepted: whole seconds from 2s to 32767s, e.g. 90s, 10m, 1h)"
+            )
+        );
+    }
+    assert!(usage_line(&["--max", "10s", "ls"]).starts_with("--max has no effect with a run"));
+    assert!(usage_line(&["--probe", "db:22", "ls"]).starts_with("--probe takes no COMMAND"));
+    assert!(usage_line(&["--probe", "db:22", "--idle", "5"])
+        .starts_with("--idle has no effect with --probe"));
+    assert!(usage_line(&["--probe", "db:22", "--inspect", "1"]).contains("cannot be used together"));
+}
