@@ -59,17 +59,7 @@ pub fn main(inv: &Invocation, threshold_s: u32) -> Result<ExitCode> {
                 s.at_risk(),
                 s.total()
             ));
-            let header = [
-                "LOCAL",
-                "REMOTE",
-                "STATE",
-                "IDLE/INTVL/CNT",
-                "KEEPALIVE",
-                "IDLE FOR",
-                "RISK",
-            ]
-            .map(String::from)
-            .to_vec();
+            let header = crate::inspect::HEADER.map(String::from).to_vec();
             for line in columns(header, s.rows(None, true)).lines() {
                 out.push_str("  ");
                 out.push_str(line);

@@ -558,7 +558,8 @@ impl Survey {
     }
 }
 
-const HEADER: [&str; 7] = [
+/// The columns of a process's connection table (`--inspect`, `--attach`, the host audit).
+pub const HEADER: [&str; 7] = [
     "LOCAL",
     "REMOTE",
     "STATE",
