@@ -259,9 +259,14 @@ EOF
 # start_server NAME [PREFIX...]: starts asrv.py through PREFIX, talking through two FIFOs; sets
 # started_pid and the descriptors started_in, started_out.
 start_server() {
+    local name=$1; shift
+    start_python "$name" "$@" "$PY" "$work/asrv.py"
+}
+# start_python NAME COMMAND...: starts COMMAND (a Python server of this suite) as start_server does.
+start_python() {
     local name=$1 p fd_in fd_out; shift
     mkfifo "$work/$name.in" "$work/$name.out"
-    "$@" "$PY" "$work/asrv.py" <"$work/$name.in" >"$work/$name.out" 2>&1 &
+    "$@" <"$work/$name.in" >"$work/$name.out" 2>&1 &
     pids+=("$!")
     exec {fd_in}>"$work/$name.in" {fd_out}<"$work/$name.out"
     IFS= read -r -t 20 p <&"$fd_out" || p=""
@@ -627,13 +632,8 @@ for line in sys.stdin:
 EOF
 # start_ka NAME [ARG]: like start_server, for ka.py.
 start_ka() {
-    local name=$1 p fd_in fd_out; shift
-    mkfifo "$work/$name.in" "$work/$name.out"
-    "$PY" "$work/ka.py" "$@" <"$work/$name.in" >"$work/$name.out" 2>&1 &
-    pids+=("$!")
-    exec {fd_in}>"$work/$name.in" {fd_out}<"$work/$name.out"
-    IFS= read -r -t 20 p <&"$fd_out" || p=""
-    started_pid=$p started_in=$fd_in started_out=$fd_out
+    local name=$1; shift
+    start_python "$name" "$PY" "$work/ka.py" "$@"
 }
 ka_time=$(cat /proc/sys/net/ipv4/tcp_keepalive_time)
 
