@@ -5,9 +5,9 @@
 //! patching rewrites.
 //!
 //! A detour is plain Rust that receives the real function as its first argument, so it can be run
-//! without interposing (the unit tests pass libc's own). Rows marked `naked` have hand-written
-//! entries (vfork, dlopen, dlmopen must leave the stack exactly as the program made it); the
-//! table still owns their next pointers.
+//! without interposing (the unit tests pass the stand-ins, which make the same system calls). Rows
+//! marked `naked` name their hand-written entries (vfork, dlopen, dlmopen must leave the stack
+//! exactly as the program made it); the table still owns their next pointers.
 //!
 //! Next pointers are resolved eagerly from the constructor (`resolve_all`), so no hook walks the
 //! loaded objects later; a hook that runs before the constructor (another library's constructor
