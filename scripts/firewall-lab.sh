@@ -416,9 +416,15 @@ run_scenario() {
             >"$WORK/$id.other-server.log" 2>&1 &
         echo $! >>"$WORK/pids"
         sleep 0.3
+        # The server above may take longer than the pause to listen on a loaded machine: the
+        # client tries again for up to 5 s before it counts as refused.
         start controller "$WORK/$id.other.log" 30 TERM "$k_ctl" ${extra[@]+"${extra[@]}"} "$PY" -u -c \
-            "import socket,time; s=socket.create_connection(('10.77.2.1',$p2)); print('connected'); time.sleep(25)"
-        if wait_line "$WORK/$id.other.log" connected 8 && wait_line "$clog" "quiet for" 8; then
+            "import socket,time
+for _ in range(50):
+    try: s=socket.create_connection(('10.77.2.1',$p2)); break
+    except ConnectionRefusedError: time.sleep(0.1)
+print('connected'); time.sleep(25)"
+        if wait_line "$WORK/$id.other.log" connected 15 && wait_line "$clog" "quiet for" 15; then
             ka_crawler=$(ip netns exec controller ss -Htno state established "( sport = :$p )" | grep -c 'timer:(keepalive')
             ka_other=$(ip netns exec controller ss -Htno state established "( dport = :$p2 )" |
                 awk '{ n++; if (/timer:\(keepalive/) k++ } END { print n ? (k ? "keepalive" : "none") : "absent" }')
