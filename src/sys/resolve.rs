@@ -29,13 +29,19 @@ fn inside_kashim() -> usize {
 }
 
 /// Calls `each(index, object)` for every loaded object in load order until it returns false.
-fn each_object(mut each: impl FnMut(usize, &Object<'_>) -> bool) {
-    struct Walk<'f> {
-        each: &'f mut dyn FnMut(usize, &Object<'_>) -> bool,
+fn each_object<F: FnMut(usize, &Object<'_>) -> bool>(each: F) {
+    struct Walk<F> {
+        each: F,
         index: usize,
     }
-    unsafe extern "C" fn callback(info: *mut dl_phdr_info, _: size_t, data: *mut c_void) -> c_int {
-        let walk = &mut *(data as *mut Walk);
+    // One callback per closure type (generic, not `dyn`): no vtable in the library's relocated
+    // data, which every process pays for at load.
+    unsafe extern "C" fn callback<F: FnMut(usize, &Object<'_>) -> bool>(
+        info: *mut dl_phdr_info,
+        _: size_t,
+        data: *mut c_void,
+    ) -> c_int {
+        let walk = &mut *(data as *mut Walk<F>);
         let index = walk.index;
         walk.index += 1;
         match Object::from_info(&*info) {
@@ -43,13 +49,10 @@ fn each_object(mut each: impl FnMut(usize, &Object<'_>) -> bool) {
             None => 0,
         }
     }
-    let mut walk = Walk {
-        each: &mut each,
-        index: 0,
-    };
+    let mut walk = Walk { each, index: 0 };
     // SAFETY: the callback reads only what dl_iterate_phdr hands it, while the loader holds the
     // objects; `walk` outlives the call.
-    unsafe { libc::dl_iterate_phdr(Some(callback), (&mut walk as *mut Walk).cast()) };
+    unsafe { libc::dl_iterate_phdr(Some(callback::<F>), (&mut walk as *mut Walk<F>).cast()) };
 }
 
 /// The path of the object that holds `address`, copied (for a log line).
