@@ -1,11 +1,23 @@
 # shellcheck shell=bash
 # Helpers shared by scripts/suites/*.sh and c-tests/run.sh. Source it; it defines pass, fail, skip,
-# check, without_kashim_env, stop_with_children, scratch_work_dir and free_port.
+# verdict, run, out, err, check, without_kashim_env, stop_with_children, scratch_work_dir and
+# free_port.
 # Result protocol (read by scripts/test.sh): PASS <name> | FAIL <name>: <why> | SKIP <name>: <why>
 LIBKASHIM_ROOT=${LIBKASHIM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 LIBKASHIM=${LIBKASHIM:-$LIBKASHIM_ROOT/target/release/libkashim.so}
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: ${2:-failed}"; }
+# verdict NAME WHY: PASS when WHY is empty, else FAIL with WHY.
+verdict() { if [ -z "$2" ]; then pass "$1"; else fail "$1" "$2"; fi; }
+
+# run ARGS...: runs ARGS with a time limit ($run_limit seconds, 60 unless the suite sets it);
+# stdout to $work/out, stderr to $work/err (scratch_work_dir makes $work), status in rc.
+run() {
+    timeout "${run_limit:-60}" "$@" >"$work/out" 2>"$work/err" </dev/null
+    rc=$?
+}
+out() { cat "$work/out"; }
+err() { cat "$work/err"; }
 skip() { echo "SKIP $1: ${2:-skipped}"; }
 # check NAME CMD...: PASS if CMD exits 0, else FAIL with its last output line.
 check() {

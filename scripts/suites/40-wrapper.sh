@@ -21,13 +21,6 @@ if [ ! -f "$LIB" ]; then
     exit 0
 fi
 
-# run RC_VAR ARGS...: runs ARGS with a time limit; stdout to $work/out, stderr to $work/err.
-run() {
-    timeout 60 "$@" >"$work/out" 2>"$work/err" </dev/null
-    rc=$?
-}
-out() { cat "$work/out"; }
-err() { cat "$work/err"; }
 lines() { grep -c '' "$1"; }   # number of lines, 0 for an empty file
 
 PY=""
