@@ -24,15 +24,6 @@ if ! command -v python3 >/dev/null 2>&1; then
 fi
 PY=$(python3 -c 'import sys; print(sys.executable)')
 
-# run ARGS...: runs ARGS with a time limit; stdout to $work/out, stderr to $work/err, status in rc.
-run() {
-    timeout 60 "$@" >"$work/out" 2>"$work/err" </dev/null
-    rc=$?
-}
-out() { cat "$work/out"; }
-err() { cat "$work/err"; }
-# verdict NAME WHY: PASS when WHY is empty.
-verdict() { if [ -z "$2" ]; then pass "$1"; else fail "$1" "$2"; fi; }
 can_netns() { [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1 && command -v ip >/dev/null 2>&1; }
 # A network namespace of its own, loopback up, then "$@".
 # shellcheck disable=SC2016 # expanded by sh
@@ -758,10 +749,16 @@ fi
 # shellcheck disable=SC2016 # expanded by sh
 sh -c 'sleep 0 & echo $! >"$1"; exec sleep 30' sh "$work/zombie.pid" &   # sleep never reaps
 pids+=("$!")
-sleep 0.3
-zombie_pid=$(cat "$work/zombie.pid")
+# The child turns zombie once it has exited: on a loaded machine that takes a moment.
+zombie_pid="" zombie_state=""
+for _ in $(seq 50); do
+    sleep 0.1
+    zombie_pid=$(cat "$work/zombie.pid" 2>/dev/null)
+    zombie_state=$(awk '{print $3}' "/proc/$zombie_pid/stat" 2>/dev/null)
+    [ "$zombie_state" = Z ] && break
+done
 why=""
-if [ "$(awk '{print $3}' "/proc/$zombie_pid/stat" 2>/dev/null)" = Z ]; then
+if [ "$zombie_state" = Z ]; then
     for mode in --attach --inspect; do
         run "$KB" "$mode" "$zombie_pid"
         [ "$rc" = 1 ] && [ ! -s "$work/out" ] && [ "$(grep -c '' "$work/err")" = 1 ] &&
