@@ -36,8 +36,8 @@ fn file_name(path: &[u8]) -> &[u8] {
 
 /// The file name this library was loaded from.
 fn own_file_name() -> Option<Vec<u8>> {
-    let own = crate::sys::resolve::own_object()?;
-    Some(file_name(own.path.to_bytes()).to_vec())
+    let own = crate::sys::resolve::own_path()?;
+    Some(file_name(own.to_bytes()).to_vec())
 }
 
 /// How many threads the process runs, from /proc (`None` if it cannot be read).

@@ -224,7 +224,7 @@ fn after_load(handle: *mut c_void, file: &[u8], before: LoadCount) {
         other: [0; COUNT],
     };
     let mut ambiguous = false;
-    resolve::walk(|index, object| {
+    resolve::each_object(|index, object| {
         // SAFETY: inside the walk, the object is loaded.
         let Some(dynamic) = (unsafe { object.dynamic() }) else {
             return true;
@@ -271,7 +271,7 @@ fn after_load(handle: *mut c_void, file: &[u8], before: LoadCount) {
         }
         clear_dlerror();
         if to_libc != 0 {
-            resolve::walk(|_, object| {
+            resolve::each_object(|_, object| {
                 if tree.has(object.phdrs.as_ptr() as usize) {
                     // SAFETY: as above.
                     if let Some(dynamic) = unsafe { object.dynamic() } {

@@ -17,19 +17,13 @@ use super::elf::{Definition, Dynamic, Object};
 use libc::{c_int, c_void, dl_phdr_info, size_t};
 use std::ffi::CStr;
 
-/// kashim's own object: the path the loader opened.
-#[derive(Clone, Copy, Debug)]
-pub struct OwnObject {
-    pub path: &'static CStr,
-}
-
 /// An address inside kashim, to recognise its object.
 fn inside_kashim() -> usize {
     inside_kashim as fn() -> usize as usize
 }
 
 /// Calls `each(index, object)` for every loaded object in load order until it returns false.
-fn each_object<F: FnMut(usize, &Object<'_>) -> bool>(each: F) {
+pub fn each_object<F: FnMut(usize, &Object<'_>) -> bool>(each: F) {
     struct Walk<F> {
         each: F,
         index: usize,
@@ -68,16 +62,15 @@ pub fn object_path(address: usize) -> Option<Vec<u8>> {
     path
 }
 
-/// kashim's own object, or `None` if the walk did not see it (never expected).
-pub fn own_object() -> Option<OwnObject> {
+/// The path the loader opened kashim from, or `None` if the walk did not see it (never expected).
+pub fn own_path() -> Option<&'static CStr> {
     let here = inside_kashim();
     let mut own = None;
     each_object(|_, object| {
         if object.contains(here) {
             // SAFETY: the loader keeps kashim's path for as long as kashim is loaded, which is as
             // long as this code exists.
-            let path: &'static CStr = unsafe { &*(object.path as *const CStr) };
-            own = Some(OwnObject { path });
+            own = Some(unsafe { &*(object.path as *const CStr) });
             return false;
         }
         true
@@ -256,12 +249,6 @@ pub fn load_count() -> LoadCount {
         objects: count.objects,
         unloaded: count.unloaded,
     }
-}
-
-/// Walks the loaded objects for the RTLD_DEEPBIND patching (`act::deepbind`), with each one's
-/// position in load order.
-pub fn walk(each: impl FnMut(usize, &Object<'_>) -> bool) {
-    each_object(each)
 }
 
 #[cfg(test)]

@@ -166,7 +166,7 @@ fn finds_and_rewrites_the_test_programs_own_socket_slot() {
     let libc_socket = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"socket".as_ptr()) } as usize;
     let _ = std::hint::black_box(libc::socket as *const () as usize);
     let mut found: Vec<(usize, bool)> = Vec::new();
-    crate::sys::resolve::walk(|index, object| {
+    crate::sys::resolve::each_object(|index, object| {
         if index != 0 {
             return false; // the first object is the program itself
         }

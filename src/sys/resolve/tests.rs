@@ -36,7 +36,7 @@ fn the_object_holding_an_address_is_named() {
         String::from_utf8_lossy(&path).contains("libc.so"),
         "{path:?}"
     );
-    assert!(own_object().is_some());
+    assert!(own_path().is_some());
 }
 
 #[test]
