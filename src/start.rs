@@ -9,6 +9,7 @@ use crate::act::{children, inherited};
 use crate::state::config::{active_config, config};
 use crate::sys::guard::guarded_at_start;
 
+#[link_section = ".text.startup.kashim"]
 extern "C" fn constructor() {
     guarded_at_start(|| {
         if let Some(config) = config() {

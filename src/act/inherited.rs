@@ -84,6 +84,7 @@ fn set(fd: c_int, option: KeepaliveOption, value: c_int) -> bool {
 /// connection configured just before (inetd passes one connection as fds 0, 1 and often 2): the
 /// same peer with keepalive on is that connection again, not someone else's choice. Returns the
 /// peer if this fd was configured.
+#[link_section = ".text.startup.kashim"]
 pub fn adopt_connected(
     fd: c_int,
     config: &Config,
@@ -164,6 +165,7 @@ pub fn adopt_connected(
 }
 
 #[cfg(not(test))]
+#[link_section = ".text.startup.kashim"]
 fn env(name: &'static [u8]) -> Option<&'static [u8]> {
     // As secure_getenv: in a setuid/setgid/capability program the caller's LISTEN_* must not
     // choose descriptors for kashim (secure-execution mode ignores the environment, as for

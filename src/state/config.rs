@@ -58,6 +58,7 @@ pub fn tracking() -> bool {
 }
 
 #[cold]
+#[link_section = ".text.startup.kashim"]
 fn load() -> Option<&'static Config> {
     if STATE
         .compare_exchange(UNREAD, LOADING, Ordering::AcqRel, Ordering::Acquire)

@@ -143,6 +143,7 @@ impl<'a> Object<'a> {
     ///
     /// # Safety
     /// The object is loaded and stays loaded while the result is used.
+    #[link_section = ".text.startup.kashim"]
     pub unsafe fn dynamic(&self) -> Option<Dynamic<'_, 'a>> {
         let header = self.phdrs.iter().find(|p| p.p_type == libc::PT_DYNAMIC)?;
         let start = self.runtime(header.p_vaddr);
@@ -322,6 +323,7 @@ impl Dynamic<'_, '_> {
     ///
     /// # Safety
     /// The object is loaded.
+    #[link_section = ".text.startup.kashim"]
     pub unsafe fn lookup(&self, name: &[u8]) -> Option<Definition> {
         if self.gnu_hash != 0 {
             self.lookup_gnu(name)
@@ -333,6 +335,7 @@ impl Dynamic<'_, '_> {
     }
 
     /// The definition at symbol `index`, if it is one that matches `name`.
+    #[link_section = ".text.startup.kashim"]
     unsafe fn candidate(&self, index: usize, name: &[u8]) -> Option<Definition> {
         let sym = &*(self.symtab as *const Sym).add(index);
         let kind = sym.info & 0xf;

@@ -30,6 +30,7 @@ pub fn each_object<F: FnMut(usize, &Object<'_>) -> bool>(each: F) {
     }
     // One callback per closure type (generic, not `dyn`): no vtable in the library's relocated
     // data, which every process pays for at load.
+    #[link_section = ".text.startup.kashim"]
     unsafe extern "C" fn callback<F: FnMut(usize, &Object<'_>) -> bool>(
         info: *mut dl_phdr_info,
         _: size_t,
