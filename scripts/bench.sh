@@ -202,6 +202,13 @@ startup() {
         add "$c.d.flt" $((fw - fo))
     done < <("${base_env[@]}" "$bin/spawnbench" "$pairs" "$l" "$@")
 }
+# startup_vs_shim CASE PAIRS LIB PROG...: spawn pairs of LIB against the minimal C shim directly
+# (ABBA); records this round's median CPU difference as CASE-vs-shim.cpu.
+startup_vs_shim() {
+    local c=$1 pairs=$2 l=$3; shift 3
+    "${base_env[@]}" SPAWNBENCH_VERSUS="$shim" "$bin/spawnbench" "$pairs" "$l" "$@" |
+        awk '{ print $3 - $4 }' | median | cut -d. -f1 >>"$tmp/$c-vs-shim.cpu"
+}
 
 # --- machine -------------------------------------------------------------------------------------
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -228,7 +235,12 @@ for ((r = 0; r < rounds; r++)); do
     startup cnulldl "$c_pairs" "$nulldl" "$bin/empty"
     startup cshim "$c_pairs" "$shim" "$bin/empty"
     [ -n "$release" ] && startup crel "$c_pairs" "$rel" "$bin/empty"
-    for i in "${!also[@]}"; do startup "calso$i" "$c_pairs" "${also[$i]#*=}" "$bin/empty"; done
+    [ -n "$release" ] && startup_vs_shim crel "$c_pairs" "$rel" "$bin/empty"
+    startup_vs_shim c "$c_pairs" "$lib" "$bin/empty"
+    for i in "${!also[@]}"; do
+        startup "calso$i" "$c_pairs" "${also[$i]#*=}" "$bin/empty"
+        startup_vs_shim "calso$i" "$c_pairs" "${also[$i]#*=}" "$bin/empty"
+    done
     # This round's start-up minus the shim's, each side the median of its pairs' deltas.
     for v in c cnull cnulldl ${release:+crel} $(for i in "${!also[@]}"; do echo "calso$i"; done); do
         add "$v-shim.cpu" $(($(tail -n "$c_pairs" "$tmp/$v.d.cpu" | median | cut -d. -f1) - $(tail -n "$c_pairs" "$tmp/cshim.d.cpu" | median | cut -d. -f1)))
@@ -364,21 +376,27 @@ needed_beyond() {
     n=${n% }
     echo "${n:-—}"
 }
-# Issue 21's goal: the released library costs at most 35 µs more start-up than the minimal C shim.
-echo "Start-up of C \`main(){}\`, CPU, paired in one run (Δ over no preload; minus the shim: per round, median):"
-echo "| preloaded | NEEDED beyond libc | Δ | minus the minimal C shim | page faults added | target | met |"
-echo "|---|---|---|---|---|---|---|"
+# Issue 21's goal: the released library costs at most 35 µs more start-up than the minimal C shim,
+# judged on the two paired directly (spawn pairs of the library and the shim, ABBA; per round the
+# median of the pairs, then the median over the rounds). "Minus the shim" subtracts two separately
+# paired deltas over no preload; it reads 10-15 µs higher for kashim than the direct pairing on
+# this VM (docs/performance.md), and is kept for the other rows.
+echo "Start-up of C \`main(){}\`, CPU, paired in one run (Δ over no preload; minus the shim: per round, median; paired with the shim: library and shim spawned in pairs):"
+echo "| preloaded | NEEDED beyond libc | Δ | minus the minimal C shim | paired with the shim | page faults added | target | met |"
+echo "|---|---|---|---|---|---|---|---|"
 row_anchor() { # row_anchor LABEL CASE LIB [TARGET_µs]
-    local d dc flt ok="(info)" t="—"
+    local d dc v="—" flt ok="(info)" t="—"
     dc=$(med "$2.d.cpu" | awk '{ printf "%+d", $1 }')
     flt=$(med "$2.d.flt" | awk '{ printf "%+g", $1 }')
     if [ "$2" = cshim ]; then d="0"
     else d=$(med "$2-shim.cpu" | awk '{ printf "%+d", $1 }'); fi
+    [ -s "$tmp/$2-vs-shim.cpu" ] && v=$(med "$2-vs-shim.cpu" | awk '{ printf "%+d µs", $1 }')
     if [ -n "${4:-}" ]; then
-        ok=$(awk -v d="$d" -v t="$4" 'BEGIN { print (d <= t) ? "yes" : "NO" }'); t="≤ +$4 µs"
+        ok=$(awk -v d="${v% µs}" -v t="$4" 'BEGIN { print (d != "—" && d + 0 <= t) ? "yes" : "NO" }'); t="≤ +$4 µs"
         [ "$ok" = yes ] || missed=1
     fi
-    printf '| %s | %s | %s µs | %s µs | %s | %s | %s |\n' "$1" "$(needed_beyond "$3")" "$dc" "$d" "$flt" "$t" "$ok"
+    printf '| %s | %s | %s µs | %s µs | %s | %s | %s | %s |\n' "$1" "$(needed_beyond "$3")" "$dc" "$d" \
+        "$v" "$flt" "$t" "$ok"
 }
 row_anchor "empty C library (\`null-preload.c\`): the floor" cnull "$null"
 row_anchor "empty C library made to need libdl" cnulldl "$nulldl"

@@ -9,6 +9,8 @@
  * (from wait4's rusage). The parent itself is never preloaded.
  * Environment variables set for the "with" runs only: every SPAWNBENCH_WITH_<NAME>=<value> is
  * passed to the child as <NAME>=<value> (used for KASHIM_* settings).
+ * With SPAWNBENCH_VERSUS=<library>, the other runs preload that library instead of nothing: the
+ * pairs then compare two libraries directly (LIBRARY minus the other, as "with" minus "without").
  */
 #define _GNU_SOURCE
 #include <spawn.h>
@@ -56,17 +58,24 @@ int main(int argc, char **argv)
      * "with" = that plus LD_PRELOAD=lib and the SPAWNBENCH_WITH_* settings. */
     size_t n = 0;
     while (environ[n]) n++;
-    char **without = calloc(n + 1, sizeof *without), **with = calloc(n + 2, sizeof *with);
+    char **without = calloc(n + 2, sizeof *without), **with = calloc(n + 2, sizeof *with);
     size_t a = 0, b = 0;
     const char *pfx = "SPAWNBENCH_WITH_";
     for (size_t i = 0; i < n; i++) {
         if (strncmp(environ[i], "LD_PRELOAD=", 11) == 0) continue;
+        if (strncmp(environ[i], "SPAWNBENCH_VERSUS=", 18) == 0) continue;
         if (strncmp(environ[i], pfx, strlen(pfx)) == 0) { with[b++] = environ[i] + strlen(pfx); continue; }
         without[a++] = with[b++] = environ[i];
     }
     char *pre = malloc(strlen(lib) + 12);
     sprintf(pre, "LD_PRELOAD=%s", lib);
     with[b++] = pre;
+    const char *versus = getenv("SPAWNBENCH_VERSUS");
+    if (versus && *versus) {
+        char *other = malloc(strlen(versus) + 12);
+        sprintf(other, "LD_PRELOAD=%s", versus);
+        without[a++] = other;
+    }
 
     for (int i = 0; i < pairs; i++) {
         struct sample w, o;
