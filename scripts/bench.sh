@@ -379,8 +379,8 @@ needed_beyond() {
 # Issue 21's goal: the released library costs at most 35 µs more start-up than the minimal C shim,
 # judged on the two paired directly (spawn pairs of the library and the shim, ABBA; per round the
 # median of the pairs, then the median over the rounds). "Minus the shim" subtracts two separately
-# paired deltas over no preload; it reads 10-15 µs higher for kashim than the direct pairing on
-# this VM (docs/performance.md), and is kept for the other rows.
+# paired deltas over no preload, and is kept for the other rows; the two columns differ by up to
+# about 10 µs either way from run to run (docs/release.md, "Start-up").
 echo "Start-up of C \`main(){}\`, CPU, paired in one run (Δ over no preload; minus the shim: per round, median; paired with the shim: library and shim spawned in pairs):"
 echo "| preloaded | NEEDED beyond libc | Δ | minus the minimal C shim | paired with the shim | page faults added | target | met |"
 echo "|---|---|---|---|---|---|---|---|"

@@ -55,7 +55,8 @@ release_out() {
 # arguments name) into ROOT/target/zig-glibc2.17, apart from the developer's target/release (cargo
 # rebuilds everything when the linker changes). Full RELRO, as the developer build has it: linked
 # through zig, the library would otherwise bind lazily, its GOT left writable. release-layout.ld
-# starts the relocated data on a page of its own (one page fault less in every process).
+# puts the start-up code together and the relocated data on pages of its own (two page faults less
+# in every process).
 # The flags go through CARGO_ENCODED_RUSTFLAGS (one flag per field) so a checkout path with spaces
 # stays one argument; a developer's RUSTFLAGS come first, split on spaces as cargo splits them.
 release_build() {
