@@ -1,4 +1,4 @@
-//! Start-up, from the constructor every process with kashim runs: read the configuration, resolve every hooked function's next definition (so no hook has to walk the
+//! Start-up, from the constructor every process with kashim runs: read the configuration, record where every hooked function's next definition is looked up (so no hook has to walk the
 //! loaded objects later), apply KASHIM_CHILDREN=0, and take on the connections the process
 //! inherited already connected. A hook that runs before this (another library's constructor)
 //! takes the safe path: the configuration and its own next pointer are resolved on first use.
@@ -17,7 +17,7 @@ extern "C" fn constructor() {
         if let Some(config) = config() {
             children::leave_children_alone(config);
         }
-        crate::hooks::resolve_all();
+        crate::hooks::prepare();
         if let Some(config) = active_config() {
             inherited::adopt_at_start(config);
         }

@@ -9,10 +9,13 @@
 //! marked `naked` name their hand-written entries (vfork, dlopen, dlmopen must leave the stack
 //! exactly as the program made it); the table still owns their next pointers.
 //!
-//! Next pointers are resolved eagerly from the constructor (`resolve_all`), so no hook walks the
-//! loaded objects later; a hook that runs before the constructor (another library's constructor
-//! calling socket()) resolves its own row first. A name nothing defines is remembered as missing,
-//! and its stand-in is used from then on without another search.
+//! The constructor records where next pointers are searched (`prepare`: the objects after kashim,
+//! one walk), and each row is looked up there when its hook first runs: no hook walks the loaded
+//! objects or takes the loader's lock, and a process pays at start only for the walk, not for 21
+//! lookups (docs/performance.md). With too many objects to record, every row is resolved at once.
+//! A hook that runs before the constructor (another library's constructor calling socket())
+//! resolves its own row with a walk. A name nothing defines is remembered as missing, and its
+//! stand-in is used from then on without another search.
 
 // The exports that call the detours are compiled out of `cargo test`.
 #![cfg_attr(test, allow(dead_code))]
@@ -153,7 +156,9 @@ fn address(hook: Hook) -> usize {
 #[cold]
 fn resolve_one(slot: &AtomicUsize, name: &CStr) -> usize {
     let _errno = crate::sys::errno::ErrnoGuard::save();
-    let found = match resolve::next_definition(name) {
+    let address =
+        resolve::recorded_next_definition(name).unwrap_or_else(|| resolve::next_definition(name));
+    let found = match address {
         0 => MISSING,
         address => address,
     };
@@ -161,7 +166,15 @@ fn resolve_one(slot: &AtomicUsize, name: &CStr) -> usize {
     found
 }
 
-/// Resolves every row at once (one walk over the loaded objects), from the constructor.
+/// From the constructor: records where the rows are looked up, or resolves them all when it cannot.
+#[link_section = ".text.startup.kashim"]
+pub fn prepare() {
+    if !resolve::record_search_order() {
+        resolve_all();
+    }
+}
+
+/// Resolves every row at once (one walk over the loaded objects).
 pub fn resolve_all() {
     let mut found = [0usize; COUNT];
     resolve::next_definitions(&NAMES, &mut found);
@@ -173,12 +186,18 @@ pub fn resolve_all() {
     }
 }
 
-/// The resolved next definition of row `hook` (0 if missing or not resolved): what the
+/// The next definition of row `hook` (0 if missing), resolved now if it was not: what the
 /// RTLD_DEEPBIND patching compares GOT slots with.
 pub fn resolved(hook: usize) -> usize {
-    match NEXT[hook].load(Ordering::Acquire) {
-        UNRESOLVED | MISSING => 0,
-        address => address,
+    let slot = &NEXT[hook];
+    let address = match slot.load(Ordering::Acquire) {
+        UNRESOLVED => resolve_one(slot, NAMES[hook]),
+        known => known,
+    };
+    if address == MISSING {
+        0
+    } else {
+        address
     }
 }
 

@@ -285,6 +285,7 @@ impl Dynamic<'_, '_> {
     ///
     /// # Safety
     /// The object is loaded.
+    #[link_section = ".text.startup.kashim"]
     pub unsafe fn soname(&self) -> Option<&CStr> {
         let entry = self.entries.iter().find(|e| e.tag == DT_SONAME)?;
         self.string(entry.val)
@@ -306,6 +307,7 @@ impl Dynamic<'_, '_> {
     ///
     /// # Safety
     /// The object is loaded.
+    #[link_section = ".text.startup.kashim"]
     pub unsafe fn answers_to(&self, name: &[u8]) -> bool {
         let path = self.object.path.to_bytes();
         if name.contains(&b'/') {

@@ -16,6 +16,7 @@
 use super::elf::{Definition, Dynamic, Object};
 use libc::{c_int, c_void, dl_phdr_info, size_t};
 use std::ffi::CStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// An address inside kashim, to recognise its object.
 fn inside_kashim() -> usize {
@@ -174,6 +175,148 @@ pub fn next_definition(name: &CStr) -> usize {
     let mut found = [0];
     next_definitions(&[name], &mut found);
     found[0]
+}
+
+/// The most objects the search order records; a process with more after kashim at start has its
+/// names resolved at once instead (`record_search_order` says so).
+const RECORDED_MAX: usize = 16;
+
+/// One object of the recorded search order: what dl_iterate_phdr said of it.
+struct Recorded {
+    bias: AtomicUsize,
+    name: AtomicUsize,
+    phdr: AtomicUsize,
+    phnum: AtomicUsize,
+}
+
+/// The objects `next_definitions` searches, in its order, recorded once at start; RECORDED_LEN is
+/// published (Release) after them, and never changes again.
+static RECORDED: [Recorded; RECORDED_MAX] = [const {
+    Recorded {
+        bias: AtomicUsize::new(0),
+        name: AtomicUsize::new(0),
+        phdr: AtomicUsize::new(0),
+        phnum: AtomicUsize::new(0),
+    }
+}; RECORDED_MAX];
+static RECORDED_LEN: AtomicUsize = AtomicUsize::new(NOT_RECORDED);
+const NOT_RECORDED: usize = usize::MAX;
+
+/// Records the objects a next definition is searched in, in the order `next_definitions` searches
+/// them: the objects after kashim, then (only when they are not among those: a dlopen()ed kashim)
+/// kashim's own dependencies. Each stays loaded as long as kashim does: loaded with the program, or
+/// needed by kashim. One walk, and no lookup: `recorded_next_definition` looks a name up in them
+/// when its hook first runs, without walking the objects (no loader lock). False when they are too
+/// many to record: the caller then resolves every name at once.
+#[link_section = ".text.startup.kashim"]
+pub fn record_search_order() -> bool {
+    let here = inside_kashim();
+    let mut len = 0;
+    let mut overflow = false;
+    let mut position = None;
+    let mut own_needed: [Option<&'static CStr>; 8] = [None; 8];
+    let mut answered = [false; 8];
+    // Records `object` as the next of the search order; false when there is no room left.
+    fn record(object: &Object<'_>, len: &mut usize) -> bool {
+        let Some(slot) = RECORDED.get(*len) else {
+            return false;
+        };
+        slot.bias.store(object.bias, Ordering::Relaxed);
+        slot.name
+            .store(object.path.as_ptr() as usize, Ordering::Relaxed);
+        slot.phdr
+            .store(object.phdrs.as_ptr() as usize, Ordering::Relaxed);
+        slot.phnum.store(object.phdrs.len(), Ordering::Relaxed);
+        *len += 1;
+        true
+    }
+    each_object(|index, object| {
+        if position.is_none() {
+            if object.contains(here) {
+                position = Some(index);
+                // SAFETY: inside the walk, the object is loaded; kashim's own strings live as
+                // long as kashim.
+                if let Some(dynamic) = unsafe { object.dynamic() } {
+                    for (slot, name) in own_needed.iter_mut().zip(unsafe { dynamic.needed() }) {
+                        *slot = Some(unsafe { &*(name as *const CStr) });
+                    }
+                }
+            }
+            return true;
+        }
+        // SAFETY: inside the walk, the object is loaded.
+        if let Some(dynamic) = unsafe { object.dynamic() } {
+            for (name, done) in own_needed.iter().zip(answered.iter_mut()) {
+                if let Some(name) = name {
+                    *done |= unsafe { dynamic.answers_to(name.to_bytes()) };
+                }
+            }
+            overflow = !record(object, &mut len);
+        }
+        !overflow
+    });
+    let Some(own_position) = position else {
+        return false;
+    };
+    let all_after = own_needed
+        .iter()
+        .zip(answered)
+        .all(|(name, done)| name.is_none() || done);
+    if !all_after && !overflow {
+        each_object(|index, object| {
+            if index >= own_position {
+                return false;
+            }
+            // SAFETY: inside the walk, the object is loaded.
+            if let Some(dynamic) = unsafe { object.dynamic() } {
+                let needed_by_kashim = own_needed
+                    .iter()
+                    .flatten()
+                    .any(|name| unsafe { dynamic.answers_to(name.to_bytes()) });
+                if needed_by_kashim {
+                    overflow = !record(object, &mut len);
+                }
+            }
+            !overflow
+        });
+    }
+    if overflow {
+        return false;
+    }
+    RECORDED_LEN.store(len, Ordering::Release);
+    true
+}
+
+/// `name`'s next definition, looked up in the search order recorded at start: `None` if none was
+/// recorded (the caller walks instead), `Some(0)` if no recorded object defines it. Reads only the
+/// objects' hash and symbol tables: safe wherever a hook runs.
+pub fn recorded_next_definition(name: &CStr) -> Option<usize> {
+    let len = RECORDED_LEN.load(Ordering::Acquire);
+    if len == NOT_RECORDED {
+        return None;
+    }
+    for slot in &RECORDED[..len] {
+        // SAFETY: a dl_phdr_info rebuilt from what the walk said of an object that stays loaded.
+        let info = dl_phdr_info {
+            dlpi_addr: slot.bias.load(Ordering::Relaxed) as libc::Elf64_Addr,
+            dlpi_name: slot.name.load(Ordering::Relaxed) as *const libc::c_char,
+            dlpi_phdr: slot.phdr.load(Ordering::Relaxed) as *const libc::Elf64_Phdr,
+            dlpi_phnum: slot.phnum.load(Ordering::Relaxed) as libc::Elf64_Half,
+            ..unsafe { std::mem::zeroed() }
+        };
+        let Some(object) = (unsafe { Object::from_info(&info) }) else {
+            continue;
+        };
+        if let Some(dynamic) = unsafe { object.dynamic() } {
+            if let Some(definition) = unsafe { dynamic.lookup(name.to_bytes()) } {
+                let address = function(definition);
+                if address != 0 {
+                    return Some(address);
+                }
+            }
+        }
+    }
+    Some(0)
 }
 
 /// For each of `names`, kashim's own exported definition (0 where it exports none). Read from

@@ -49,3 +49,14 @@ fn a_load_adds_an_object() {
     assert!(after.objects >= before.objects);
     unsafe { libc::dlclose(handle) };
 }
+
+#[test]
+fn the_recorded_search_order_finds_what_dlsym_next_finds() {
+    assert!(record_search_order());
+    let mut names: Vec<&CStr> = crate::hooks::NAMES.to_vec();
+    names.extend([c"getpid", c"environ", c"dlinfo", c"kashim_no_such_function"]);
+    for name in names {
+        let dlsym = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) } as usize;
+        assert_eq!(recorded_next_definition(name), Some(dlsym), "{name:?}");
+    }
+}
