@@ -745,9 +745,14 @@ sys.stdin.read()' "$sport" 2>&1; }
     verdict attach-real-sshd "$why"
 fi
 
-# A zombie and a kernel thread have no sockets: one line each, exit 1.
-# shellcheck disable=SC2016 # expanded by sh
-sh -c 'sleep 0 & echo $! >"$1"; exec sleep 30' sh "$work/zombie.pid" &   # sleep never reaps
+# A zombie and a kernel thread have no sockets: one line each, exit 1. The zombie's parent is a
+# python3 that never waits for it (a shell may reap a finished background job before it execs).
+python3 -c 'import os, sys, time
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+open(sys.argv[1], "w").write(str(pid))
+time.sleep(30)' "$work/zombie.pid" &
 pids+=("$!")
 # The child turns zombie once it has exited: on a loaded machine that takes a moment.
 zombie_pid="" zombie_state=""
@@ -762,7 +767,7 @@ if [ "$zombie_state" = Z ]; then
     for mode in --attach --inspect; do
         run "$KB" "$mode" "$zombie_pid"
         [ "$rc" = 1 ] && [ ! -s "$work/out" ] && [ "$(grep -c '' "$work/err")" = 1 ] &&
-            grep -q "^kashim: $mode $zombie_pid: process $zombie_pid (sleep) is a zombie" "$work/err" ||
+            grep -q "^kashim: $mode $zombie_pid: process $zombie_pid (python3) is a zombie" "$work/err" ||
             why+=" $mode zombie: exit $rc, $(err) $(out | tail -n 1);"
     done
 else
