@@ -26,7 +26,7 @@ kbin=$root/target/release/kashim
 src=$root/c-tests/bench
 bin=$root/c-tests/bin
 
-release="" rounds=41 n_sock=5000 n_conn=1000 c_pairs=10 py_pairs=4 rss_runs=7 callgrind=1 py="" also=()
+release="" rounds=41 n_sock=5000 n_conn=1000 c_pairs=20 py_pairs=4 rss_runs=7 callgrind=1 py="" also=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) rounds=5 n_sock=2000 n_conn=300 c_pairs=4 py_pairs=2 rss_runs=3 callgrind=0 ;;
