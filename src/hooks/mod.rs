@@ -12,7 +12,8 @@
 //! The constructor records where next pointers are searched (`prepare`: the objects after kashim,
 //! one walk), and each row is looked up there when its hook first runs: no hook walks the loaded
 //! objects or takes the loader's lock, and a process pays at start only for the walk, not for 21
-//! lookups (docs/performance.md). With too many objects to record, every row is resolved at once.
+//! lookups (docs/performance.md). A dlopen()ed kashim, or one with too many objects to record,
+//! resolves every row at once instead.
 //! A hook that runs before the constructor (another library's constructor calling socket())
 //! resolves its own row with a walk. A name nothing defines is remembered as missing, and its
 //! stand-in is used from then on without another search.

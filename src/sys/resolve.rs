@@ -203,37 +203,24 @@ static RECORDED_LEN: AtomicUsize = AtomicUsize::new(NOT_RECORDED);
 const NOT_RECORDED: usize = usize::MAX;
 
 /// Records the objects a next definition is searched in, in the order `next_definitions` searches
-/// them: the objects after kashim, then (only when they are not among those: a dlopen()ed kashim)
-/// kashim's own dependencies. Each stays loaded as long as kashim does: loaded with the program, or
-/// needed by kashim. One walk, and no lookup: `recorded_next_definition` looks a name up in them
-/// when its hook first runs, without walking the objects (no loader lock). False when they are too
-/// many to record: the caller then resolves every name at once.
+/// them: the objects after kashim. One walk, and no lookup: `recorded_next_definition` looks a name
+/// up in them when its hook first runs, without walking the objects (no loader lock). Only for a
+/// kashim loaded with the program (preloaded or linked), recognised by its own dependencies
+/// (libc) coming after it: every object recorded then stays loaded for the life of the process.
+/// False otherwise (a dlopen()ed kashim, after which a later dlclose could unload what it would
+/// record), or when the objects are too many to record: the caller resolves every name at once.
 #[link_section = ".text.startup.kashim"]
 pub fn record_search_order() -> bool {
     let here = inside_kashim();
     let mut len = 0;
     let mut overflow = false;
-    let mut position = None;
+    let mut found_kashim = false;
     let mut own_needed: [Option<&'static CStr>; 8] = [None; 8];
     let mut answered = [false; 8];
-    // Records `object` as the next of the search order; false when there is no room left.
-    fn record(object: &Object<'_>, len: &mut usize) -> bool {
-        let Some(slot) = RECORDED.get(*len) else {
-            return false;
-        };
-        slot.bias.store(object.bias, Ordering::Relaxed);
-        slot.name
-            .store(object.path.as_ptr() as usize, Ordering::Relaxed);
-        slot.phdr
-            .store(object.phdrs.as_ptr() as usize, Ordering::Relaxed);
-        slot.phnum.store(object.phdrs.len(), Ordering::Relaxed);
-        *len += 1;
-        true
-    }
-    each_object(|index, object| {
-        if position.is_none() {
+    each_object(|_, object| {
+        if !found_kashim {
             if object.contains(here) {
-                position = Some(index);
+                found_kashim = true;
                 // SAFETY: inside the walk, the object is loaded; kashim's own strings live as
                 // long as kashim.
                 if let Some(dynamic) = unsafe { object.dynamic() } {
@@ -251,36 +238,25 @@ pub fn record_search_order() -> bool {
                     *done |= unsafe { dynamic.answers_to(name.to_bytes()) };
                 }
             }
-            overflow = !record(object, &mut len);
+            let Some(slot) = RECORDED.get(len) else {
+                overflow = true;
+                return false;
+            };
+            slot.bias.store(object.bias, Ordering::Relaxed);
+            slot.name
+                .store(object.path.as_ptr() as usize, Ordering::Relaxed);
+            slot.phdr
+                .store(object.phdrs.as_ptr() as usize, Ordering::Relaxed);
+            slot.phnum.store(object.phdrs.len(), Ordering::Relaxed);
+            len += 1;
         }
-        !overflow
+        true
     });
-    let Some(own_position) = position else {
-        return false;
-    };
-    let all_after = own_needed
+    let loaded_with_the_program = own_needed
         .iter()
         .zip(answered)
         .all(|(name, done)| name.is_none() || done);
-    if !all_after && !overflow {
-        each_object(|index, object| {
-            if index >= own_position {
-                return false;
-            }
-            // SAFETY: inside the walk, the object is loaded.
-            if let Some(dynamic) = unsafe { object.dynamic() } {
-                let needed_by_kashim = own_needed
-                    .iter()
-                    .flatten()
-                    .any(|name| unsafe { dynamic.answers_to(name.to_bytes()) });
-                if needed_by_kashim {
-                    overflow = !record(object, &mut len);
-                }
-            }
-            !overflow
-        });
-    }
-    if overflow {
+    if !found_kashim || overflow || !loaded_with_the_program {
         return false;
     }
     RECORDED_LEN.store(len, Ordering::Release);
