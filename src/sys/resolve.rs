@@ -106,6 +106,29 @@ fn function(definition: Definition) -> usize {
     }
 }
 
+/// The function `dynamic`'s object defines for `name`, or 0.
+///
+/// # Safety
+/// The object is loaded.
+#[link_section = ".text.startup.kashim"]
+unsafe fn function_in(dynamic: &Dynamic<'_, '_>, name: &CStr) -> usize {
+    dynamic.lookup(name.to_bytes()).map_or(0, function)
+}
+
+/// The names kashim itself needs (libc.so.6...), read from its own dynamic section, which stays
+/// mapped as long as this code does.
+///
+/// # Safety
+/// `dynamic` is kashim's own.
+#[link_section = ".text.startup.kashim"]
+unsafe fn own_needed(dynamic: &Dynamic<'_, '_>) -> [Option<&'static CStr>; 8] {
+    let mut own = [None; 8];
+    for (slot, name) in own.iter_mut().zip(dynamic.needed()) {
+        *slot = Some(&*(name as *const CStr));
+    }
+    own
+}
+
 /// For each of `names`, the next definition after kashim, or 0 where there is none: one walk, and
 /// for a dlopen()ed kashim (whose libc was loaded before it) a second over its own dependencies.
 /// `found` has one slot per name.
@@ -113,17 +136,13 @@ pub fn next_definitions(names: &[&CStr], found: &mut [usize]) {
     let here = inside_kashim();
     found.fill(0);
     let mut position = None;
-    // The names kashim itself needs (libc.so.6...), read from its own dynamic section, which stays
-    // mapped as long as this code does.
-    let mut own_needed: [Option<&'static CStr>; 8] = [None; 8];
+    let mut own: [Option<&'static CStr>; 8] = [None; 8];
     let search = |dynamic: &Dynamic<'_, '_>, found: &mut [usize]| {
         let mut missing = 0;
         for (name, slot) in names.iter().zip(found.iter_mut()) {
             if *slot == 0 {
                 // SAFETY: inside the walk, the object is loaded.
-                if let Some(definition) = unsafe { dynamic.lookup(name.to_bytes()) } {
-                    *slot = function(definition);
-                }
+                *slot = unsafe { function_in(dynamic, name) };
                 missing += usize::from(*slot == 0);
             }
         }
@@ -137,10 +156,8 @@ pub fn next_definitions(names: &[&CStr], found: &mut [usize]) {
         if position.is_none() {
             if object.contains(here) {
                 position = Some(index);
-                // SAFETY: kashim's own strings live as long as kashim.
-                for (slot, name) in own_needed.iter_mut().zip(unsafe { dynamic.needed() }) {
-                    *slot = Some(unsafe { &*(name as *const CStr) });
-                }
+                // SAFETY: this is kashim's own object.
+                own = unsafe { own_needed(&dynamic) };
             }
             return true;
         }
@@ -158,7 +175,7 @@ pub fn next_definitions(names: &[&CStr], found: &mut [usize]) {
         }
         // SAFETY: inside the walk, the object is loaded.
         if let Some(dynamic) = unsafe { object.dynamic() } {
-            let needed_by_kashim = own_needed
+            let needed_by_kashim = own
                 .iter()
                 .flatten()
                 .any(|name| unsafe { dynamic.answers_to(name.to_bytes()) });
@@ -215,25 +232,22 @@ pub fn record_search_order() -> bool {
     let mut len = 0;
     let mut overflow = false;
     let mut found_kashim = false;
-    let mut own_needed: [Option<&'static CStr>; 8] = [None; 8];
+    let mut own: [Option<&'static CStr>; 8] = [None; 8];
     let mut answered = [false; 8];
     each_object(|_, object| {
         if !found_kashim {
             if object.contains(here) {
                 found_kashim = true;
-                // SAFETY: inside the walk, the object is loaded; kashim's own strings live as
-                // long as kashim.
+                // SAFETY: inside the walk, the object is loaded, and it is kashim's own.
                 if let Some(dynamic) = unsafe { object.dynamic() } {
-                    for (slot, name) in own_needed.iter_mut().zip(unsafe { dynamic.needed() }) {
-                        *slot = Some(unsafe { &*(name as *const CStr) });
-                    }
+                    own = unsafe { own_needed(&dynamic) };
                 }
             }
             return true;
         }
         // SAFETY: inside the walk, the object is loaded.
         if let Some(dynamic) = unsafe { object.dynamic() } {
-            for (name, done) in own_needed.iter().zip(answered.iter_mut()) {
+            for (name, done) in own.iter().zip(answered.iter_mut()) {
                 if let Some(name) = name {
                     *done |= unsafe { dynamic.answers_to(name.to_bytes()) };
                 }
@@ -252,7 +266,7 @@ pub fn record_search_order() -> bool {
         }
         true
     });
-    let loaded_with_the_program = own_needed
+    let loaded_with_the_program = own
         .iter()
         .zip(answered)
         .all(|(name, done)| name.is_none() || done);
@@ -284,11 +298,9 @@ pub fn recorded_next_definition(name: &CStr) -> Option<usize> {
             continue;
         };
         if let Some(dynamic) = unsafe { object.dynamic() } {
-            if let Some(definition) = unsafe { dynamic.lookup(name.to_bytes()) } {
-                let address = function(definition);
-                if address != 0 {
-                    return Some(address);
-                }
+            match unsafe { function_in(&dynamic, name) } {
+                0 => {}
+                address => return Some(address),
             }
         }
     }
@@ -330,9 +342,7 @@ pub fn global_definitions(names: &[&CStr], found: &mut [usize]) {
         let mut missing = 0;
         for (name, slot) in names.iter().zip(found.iter_mut()) {
             if *slot == 0 {
-                if let Some(definition) = unsafe { dynamic.lookup(name.to_bytes()) } {
-                    *slot = function(definition);
-                }
+                *slot = unsafe { function_in(&dynamic, name) };
                 missing += usize::from(*slot == 0);
             }
         }
