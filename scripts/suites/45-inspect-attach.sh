@@ -763,24 +763,25 @@ for _ in $(seq 50); do
     [ "$zombie_state" = Z ] && break
 done
 why=""
-if [ "$zombie_state" = Z ]; then
+# refused_in_one_line PID LABEL LINE: --attach and --inspect of PID each exit 1 with nothing on
+# stdout and one stderr line, "kashim: MODE PID: " then LINE (a grep pattern).
+refused_in_one_line() {
+    local mode
     for mode in --attach --inspect; do
-        run "$KB" "$mode" "$zombie_pid"
+        run "$KB" "$mode" "$1"
         [ "$rc" = 1 ] && [ ! -s "$work/out" ] && [ "$(grep -c '' "$work/err")" = 1 ] &&
-            grep -q "^kashim: $mode $zombie_pid: process $zombie_pid (python3) is a zombie" "$work/err" ||
-            why+=" $mode zombie: exit $rc, $(err) $(out | tail -n 1);"
+            grep -q "^kashim: $mode $1: $3" "$work/err" ||
+            why+=" $mode $2: exit $rc, $(err) $(out | tail -n 1);"
     done
+}
+if [ "$zombie_state" = Z ]; then
+    refused_in_one_line "$zombie_pid" zombie "process $zombie_pid (python3) is a zombie"
 else
     why+=" no zombie to test with;"
 fi
 kthread=2
 if [ $(( $(awk '{print $9}' /proc/$kthread/stat) & 0x200000 )) != 0 ]; then
-    for mode in --attach --inspect; do
-        run "$KB" "$mode" "$kthread"
-        [ "$rc" = 1 ] && [ ! -s "$work/out" ] && [ "$(grep -c '' "$work/err")" = 1 ] &&
-            grep -q "^kashim: $mode $kthread: $kthread (.*) is a kernel thread" "$work/err" ||
-            why+=" $mode kernel thread: exit $rc, $(err) $(out | tail -n 1);"
-    done
+    refused_in_one_line "$kthread" "kernel thread" "$kthread (.*) is a kernel thread"
 else
     why+=" PID 2 is not a kernel thread here;"
 fi
